@@ -1,0 +1,181 @@
+//! The lossless syntax: one [`Line`] per input line, tiling the input byte for byte.
+//!
+//! TC_Config is line oriented (upstream splits on `\n` and decides per line), so the syntax
+//! "tree" is the sequence of lines, each with its kind and the spans of its parts, plus the
+//! nesting depth the semantic pass gave it. Concatenating every line's `full` span gives the
+//! input back unchanged, whatever its bytes (CRLF, GBK, a missing final newline).
+
+use nom::bytes::complete::{tag, take_till};
+use nom::combinator::opt;
+use nom::{IResult, Parser};
+use serde::Serialize;
+
+use crate::span::Span;
+
+/// The characters upstream trims from both ends of a line, key and value.
+pub(crate) const fn is_trim(b: u8) -> bool {
+    matches!(b, b' ' | b'\r' | b'\n' | b'\t')
+}
+
+/// `s` without upstream's trim characters at either end, as offsets into `s`.
+pub(crate) fn trim_range(s: &[u8]) -> (usize, usize) {
+    let start = s.iter().position(|&b| !is_trim(b)).unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|&b| !is_trim(b))
+        .map_or(start, |i| i + 1);
+    (start, end)
+}
+
+/// What one line is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LineKind {
+    /// Empty after trimming.
+    Blank,
+    /// Starts with `#` after trimming.
+    Comment,
+    /// `<name>` — `name` is the raw text between `<` and the first `>`; `rest` is whatever
+    /// follows that `>` (ignored upstream).
+    Open { name: Span, rest: Span },
+    /// `</name>`, with the same parts.
+    Close { name: Span, rest: Span },
+    /// Starts with `<` but has no `>`: upstream refuses the file.
+    Unterminated,
+    /// `key=value` or a bare `key`. `key` is the trimmed raw key, `value` the trimmed raw value
+    /// (`None` when the line has no unescaped `=`), `eq` the offset of that `=`.
+    Param {
+        key: Span,
+        eq: Option<u32>,
+        value: Option<Span>,
+    },
+}
+
+/// One line of the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Line {
+    pub kind: LineKind,
+    /// The whole line including its `\n` terminator (if any). Lines tile the input.
+    pub full: Span,
+    /// The line after upstream's trim (`" \r\n\t"` at both ends).
+    pub content: Span,
+    /// Nesting depth: 0 at the root; an open tag has the depth of its parent, a close tag the
+    /// depth of the domain it closes' parent, a parameter the depth of its domain.
+    pub depth: u32,
+}
+
+/// The lossless syntax of one input: its lines in order.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SyntaxTree {
+    pub lines: Vec<Line>,
+}
+
+impl SyntaxTree {
+    /// Rebuilds the text from the lines: always equal to the parsed input.
+    #[must_use]
+    pub fn text(&self, source: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(source.len());
+        for line in &self.lines {
+            out.extend_from_slice(&source[line.full.range()]);
+        }
+        out
+    }
+}
+
+/// Classifies the trimmed `content` of a line starting at `base`.
+pub(crate) fn classify(content: &[u8], base: u32) -> LineKind {
+    let span = |from: usize, to: usize| Span::new(base, base).sub(from, to);
+    match content.first() {
+        None => LineKind::Blank,
+        Some(b'#') => LineKind::Comment,
+        Some(b'<') => match tag_line(content) {
+            Ok((_, (close, name_len))) => {
+                let name_start = if close { 2 } else { 1 };
+                let name_end = name_start + name_len;
+                let name = span(name_start, name_end);
+                let rest = span(name_end + 1, content.len());
+                if close {
+                    LineKind::Close { name, rest }
+                } else {
+                    LineKind::Open { name, rest }
+                }
+            }
+            Err(_) => LineKind::Unterminated,
+        },
+        Some(_) => {
+            let eq = find_separator(content);
+            let (key_part, value) = match eq {
+                Some(pos) => {
+                    let (vs, ve) = trim_range(&content[pos + 1..]);
+                    (&content[..pos], Some(span(pos + 1 + vs, pos + 1 + ve)))
+                }
+                None => (content, None),
+            };
+            let (ks, ke) = trim_range(key_part);
+            LineKind::Param {
+                key: span(ks, ke),
+                eq: eq.map(|pos| base + u32::try_from(pos).unwrap_or(u32::MAX - base)),
+                value,
+            }
+        }
+    }
+}
+
+/// `<` [`/`] name `>` — returns whether it is a close tag and the name's length.
+///
+/// Upstream takes the first `>`; the name is everything between. Note that `</` is a close
+/// tag even when the name after it is empty (`</>`).
+fn tag_line(input: &[u8]) -> IResult<&[u8], (bool, usize)> {
+    let (input, _) = tag(&b"<"[..]).parse(input)?;
+    let (input, slash) = opt(tag(&b"/"[..])).parse(input)?;
+    let (input, name) = take_till(|b| b == b'>').parse(input)?;
+    let (input, _) = tag(&b">"[..]).parse(input)?;
+    Ok((input, (slash.is_some(), name.len())))
+}
+
+/// The first `=` whose previous byte is not `\` (upstream's rule: only one byte is checked).
+pub(crate) fn find_separator(content: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(b'=', content).find(|&i| i == 0 || content[i - 1] != b'\\')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classify_lines() {
+        assert_eq!(classify(b"", 0), LineKind::Blank);
+        assert_eq!(classify(b"# c", 0), LineKind::Comment);
+        assert_eq!(
+            classify(b"<t> junk", 10),
+            LineKind::Open {
+                name: Span::new(11, 12),
+                rest: Span::new(13, 18)
+            }
+        );
+        assert_eq!(
+            classify(b"</>", 0),
+            LineKind::Close {
+                name: Span::new(2, 2),
+                rest: Span::new(3, 3)
+            }
+        );
+        assert_eq!(classify(b"<t", 0), LineKind::Unterminated);
+        assert_eq!(
+            classify(b"a = 1", 0),
+            LineKind::Param {
+                key: Span::new(0, 1),
+                eq: Some(2),
+                value: Some(Span::new(4, 5))
+            }
+        );
+        assert_eq!(
+            classify(br"a\=b", 0),
+            LineKind::Param {
+                key: Span::new(0, 4),
+                eq: None,
+                value: None
+            }
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! Runs container plans on a Docker engine through bollard (in progress).

@@ -1,0 +1,56 @@
+//! Test-only helpers shared by the crates' test suites.
+//!
+//! The upstream conformance fixtures stay in `../shared/fixtures-upstream` (never copied into
+//! the project). Tests find them through `TARSDOCK_UPSTREAM_FIXTURES`, defaulting to that
+//! folder beside the workspace. Where they are absent a test prints that it is skipped; under
+//! `CI=true` their absence is a failure.
+
+#![allow(clippy::print_stderr)]
+
+use std::path::PathBuf;
+
+/// The environment variable naming the upstream fixtures folder.
+pub const ENV: &str = "TARSDOCK_UPSTREAM_FIXTURES";
+
+/// The workspace root (the folder holding the top-level `Cargo.toml`).
+#[must_use]
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}
+
+/// The upstream fixtures folder, or `None` (after printing a skip notice) when it is absent.
+///
+/// # Panics
+/// When the folder is absent and `CI=true`: conformance must not be skipped silently in CI.
+#[must_use]
+pub fn upstream_fixtures(test: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os(ENV).map_or_else(
+        || workspace_root().join("../shared/fixtures-upstream"),
+        PathBuf::from,
+    );
+    if dir.join("golden").is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{test}: upstream fixtures not found at {} (set {ENV}); required under CI=true",
+        dir.display()
+    );
+    eprintln!(
+        "SKIPPED {test}: upstream fixtures not found at {} (set {ENV})",
+        dir.display()
+    );
+    None
+}
+
+/// Reads a file that a test needs, with the path in the panic message.
+///
+/// # Panics
+/// When the file cannot be read.
+#[must_use]
+pub fn read(path: &std::path::Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
