@@ -272,3 +272,30 @@ impl Sources {
         self.files.is_empty()
     }
 }
+
+/// Declares a family of diagnostic codes: one `CodeInfo` constant per code (with its
+/// documentation) and a `CATALOGUE` slice listing them in order.
+///
+/// ```text
+/// parser::define_codes! {
+///     NAME = "TARS-X001", "kebab-name", Error, "one-line summary", "markdown explanation";
+/// }
+/// ```
+#[macro_export]
+macro_rules! define_codes {
+    ($($ident:ident = $code:literal, $name:literal, $sev:ident, $summary:literal, $doc:literal;)*) => {
+        $(
+            #[doc = $summary]
+            pub const $ident: $crate::CodeInfo = $crate::CodeInfo {
+                code: $crate::DiagnosticCode($code),
+                name: $name,
+                severity: $crate::Severity::$sev,
+                summary: $summary,
+                explanation: $doc,
+            };
+        )*
+        /// All parser codes, in code order.
+        pub const CATALOGUE: &[$crate::CodeInfo] = &[$($ident),*];
+    };
+}
+

@@ -4,27 +4,10 @@
 //! then fails every merge), `S1xx` warnings (upstream accepts it, probably not as meant),
 //! `S2xx` information.
 
-use crate::diagnostic::{CodeInfo, Diagnostic, DiagnosticCode, Severity, SourceId};
+use crate::diagnostic::{CodeInfo, Diagnostic, SourceId};
 use crate::span::Span;
 
-macro_rules! codes {
-    ($($ident:ident = $code:literal, $name:literal, $sev:ident, $summary:literal, $doc:literal;)*) => {
-        $(
-            #[doc = $summary]
-            pub const $ident: CodeInfo = CodeInfo {
-                code: DiagnosticCode($code),
-                name: $name,
-                severity: Severity::$sev,
-                summary: $summary,
-                explanation: $doc,
-            };
-        )*
-        /// All parser codes, in code order.
-        pub const CATALOGUE: &[CodeInfo] = &[$($ident),*];
-    };
-}
-
-codes! {
+crate::define_codes! {
     UNTERMINATED_TAG = "TARS-S001", "unterminated-tag", Error,
     "a tag line has no `>`",
 "## What it does

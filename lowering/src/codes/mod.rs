@@ -1,0 +1,13 @@
+//! The catalogue of lowering diagnostic codes, one file per family.
+//!
+//! Each family file declares its codes with [`parser::define_codes!`] (code, rule name,
+//! default severity, summary, `explain` text) next to the constructors that emit them.
+
+use parser::CodeInfo;
+
+/// Every lowering code, family by family, in code order.
+#[must_use]
+pub fn all() -> Vec<&'static CodeInfo> {
+    let families: &[&'static [CodeInfo]] = &[];
+    families.iter().flat_map(|f| f.iter()).collect()
+}
