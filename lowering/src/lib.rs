@@ -4,3 +4,4 @@
 //! Pure and deterministic: no I/O, no async, no Docker client (bollard's *models* only).
 
 pub mod codes;
+pub mod lint;

@@ -91,6 +91,8 @@ struct Parser {
     /// Upstream popped its root at this `</>`.
     root_closed: Option<Span>,
     report: bool,
+    /// Largest accepted input: spans are `u32` offsets.
+    limit: usize,
 }
 
 impl Parser {
@@ -104,12 +106,13 @@ impl Parser {
             upstream_error: None,
             root_closed: None,
             report,
+            limit: u32::MAX as usize,
         }
     }
 
     fn run(mut self) -> Parse {
         let src = Arc::clone(&self.src);
-        if u32::try_from(src.len()).is_err() {
+        if src.len() > self.limit {
             self.diagnostics.push(errors::file_too_large());
             self.upstream_error = Some(UpstreamError {
                 span: Span::default(),
@@ -354,24 +357,26 @@ impl Parser {
             top_open,
             &top_name,
         ));
-        // Recovery: if an enclosing domain has this name, close up to it (the inner ones were
-        // reported just now); otherwise ignore the close tag.
+        // Recovery: close up to the innermost enclosing domain with this name (exactly or once
+        // trimmed: the inner ones were just reported); with no such domain the close tag is
+        // most likely a typo for the innermost one, so close that.
+        let wanted = {
+            let (s, e) = syntax::trim_range(&close_name);
+            close_name[s..e].to_vec()
+        };
         let depth = self.stack.len();
         let target = (0..depth).rev().find(|&level| {
-            let path = &self.stack[level].path;
             let mut domain = &self.root;
-            for &i in path {
+            for &i in &self.stack[level].path {
                 domain = domain.child(i as usize);
             }
             let name = match domain.name_text() {
                 Text::Src(s) => self.text(*s),
                 Text::Owned(b) => b,
             };
-            name == close_name.as_slice()
+            name == wanted.as_slice()
         });
-        if let Some(level) = target {
-            self.stack.truncate(level);
-        }
+        self.stack.truncate(target.unwrap_or(depth - 1));
         self.depth()
     }
 
@@ -521,5 +526,20 @@ impl Parser {
             self.push(errors::unclosed_domain(open, &name));
         }
         self.stack.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn too_large_input_is_refused() {
+        let mut parser = Parser::new(Arc::from(&b"<t>\n</t>\n"[..]), true);
+        parser.limit = 4;
+        let parse = parser.run();
+        assert!(parse.upstream_error.is_some());
+        assert_eq!(parse.diagnostics.len(), 1);
+        assert_eq!(parse.diagnostics[0].code, errors::FILE_TOO_LARGE.code);
     }
 }

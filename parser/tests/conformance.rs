@@ -1,6 +1,8 @@
 //! Conformance with upstream TC_Config: every case of `golden/tc_config_cases.jsonl` and every
 //! `golden/normalized/*.conf`, compared byte for byte (error messages included).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly on bad fixtures.
+
 use std::collections::BTreeMap;
 
 use parser::{Config, LookupError, PathError, parse};
@@ -35,6 +37,9 @@ fn strings(v: Vec<&[u8]>) -> Vec<String> {
         .map(|b| String::from_utf8(b.to_vec()).unwrap())
         .collect()
 }
+
+/// A `Config` accessor returning a list of byte strings for a path.
+type Accessor = for<'a> fn(&'a Config, &[u8]) -> Result<Vec<&'a [u8]>, PathError>;
 
 fn check_case(case: &Value) -> Result<(), String> {
     let name = case["name"].as_str().unwrap_or("?");
@@ -125,10 +130,7 @@ fn check_case(case: &Value) -> Result<(), String> {
             }
         }
     }
-    let fields: [(
-        &str,
-        for<'a> fn(&'a Config, &[u8]) -> Result<Vec<&'a [u8]>, PathError>,
-    ); 3] = [
+    let fields: [(&str, Accessor); 3] = [
         ("domain_keys", |c, p| c.domain_keys(p)),
         ("domain_lines", |c, p| c.domain_lines(p)),
         ("subdomains", |c, p| c.domain_vector(p)),

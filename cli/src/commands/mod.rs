@@ -1,0 +1,9 @@
+//! One module per subcommand, each with its clap `Args` and a `run` function.
+
+pub(crate) mod catalogue;
+pub(crate) mod explain;
+pub(crate) mod fmt;
+pub(crate) mod input;
+pub(crate) mod lint;
+pub(crate) mod normalize;
+pub(crate) mod rules;

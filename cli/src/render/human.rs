@@ -1,0 +1,171 @@
+//! Human output: miette's graphical report per finding, and a concise one-line form.
+
+use std::fmt::Write as _;
+
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
+use parser::{Diagnostic, Severity, SourceId, Sources};
+
+use super::Report;
+
+/// Renders every diagnostic with miette's graphical handler. `color` picks the themed
+/// (ANSI) or the plain Unicode theme; `width` wraps long lines.
+pub(crate) fn render(report: &Report, color: bool, width: usize) -> String {
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(width)
+        .with_links(false)
+        .with_context_lines(1);
+    let mut out = String::new();
+    for diagnostic in &report.diagnostics {
+        let adapter = Adapter::new(diagnostic, &report.sources);
+        if handler.render_report(&mut out, &adapter).is_err() {
+            // Rendering into a String cannot fail; fall back to the concise line regardless.
+            out.push_str(&concise_line(diagnostic, &report.sources));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `file:line:col: severity[code] message` per finding.
+pub(crate) fn render_concise(report: &Report) -> String {
+    report
+        .diagnostics
+        .iter()
+        .map(|d| concise_line(d, &report.sources))
+        .collect()
+}
+
+fn concise_line(d: &Diagnostic, sources: &Sources) -> String {
+    let mut line = String::new();
+    match sources.get(d.source) {
+        Some(file) => {
+            let at = file.line_col(d.span.start);
+            let _ = write!(line, "{}:{}:{}: ", file.name, at.line, at.column);
+        }
+        None => line.push_str("<unknown>: "),
+    }
+    let _ = writeln!(line, "{}[{}] {}", d.severity, d.code, d.message);
+    line
+}
+
+/// A [`parser::Diagnostic`] seen through miette's `Diagnostic` trait, with its source text.
+/// Related labels in the same file become secondary labels; those in other files become
+/// related reports with their own source.
+#[derive(Debug)]
+struct Adapter<'a> {
+    diagnostic: &'a Diagnostic,
+    source: NamedSource<String>,
+    labels: Vec<LabeledSpan>,
+    related: Vec<Adapter<'a>>,
+    severity: miette::Severity,
+    message: String,
+}
+
+impl<'a> Adapter<'a> {
+    fn new(diagnostic: &'a Diagnostic, sources: &Sources) -> Self {
+        let source = source_of(sources, diagnostic.source);
+        let mut labels = vec![LabeledSpan::new_primary_with_span(
+            Some(diagnostic.label.clone()).filter(|l| !l.is_empty()),
+            diagnostic.span,
+        )];
+        let mut related = Vec::new();
+        for label in &diagnostic.related {
+            if label.source == diagnostic.source {
+                labels.push(LabeledSpan::new_with_span(
+                    Some(label.message.clone()),
+                    label.span,
+                ));
+            } else {
+                related.push(Self {
+                    diagnostic,
+                    source: source_of(sources, label.source),
+                    labels: vec![LabeledSpan::new_primary_with_span(
+                        Some(label.message.clone()),
+                        label.span,
+                    )],
+                    related: Vec::new(),
+                    severity: miette::Severity::Advice,
+                    message: label.message.clone(),
+                });
+            }
+        }
+        labels.sort_by_key(|l| l.offset());
+        Self {
+            diagnostic,
+            source,
+            labels,
+            related,
+            severity: severity(diagnostic.severity),
+            message: diagnostic.message.clone(),
+        }
+    }
+}
+
+fn source_of(sources: &Sources, id: SourceId) -> NamedSource<String> {
+    match sources.get(id) {
+        Some(file) => NamedSource::new(file.name.clone(), file.display_text()),
+        None => NamedSource::new("<unknown>", String::new()),
+    }
+}
+
+const fn severity(s: Severity) -> miette::Severity {
+    match s {
+        Severity::Error => miette::Severity::Error,
+        Severity::Warning => miette::Severity::Warning,
+        Severity::Info => miette::Severity::Advice,
+    }
+}
+
+impl std::fmt::Display for Adapter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Adapter<'_> {}
+
+impl miette::Diagnostic for Adapter<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
+        if self.severity == miette::Severity::Advice && !self.related.is_empty() {
+            return Some(Box::new(self.diagnostic.code));
+        }
+        (self.message == self.diagnostic.message)
+            .then(|| Box::new(self.diagnostic.code) as Box<dyn std::fmt::Display>)
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(self.severity)
+    }
+
+    fn help<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
+        if self.message != self.diagnostic.message {
+            return None;
+        }
+        self.diagnostic
+            .help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.source)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        Some(Box::new(self.labels.iter().cloned()))
+    }
+
+    fn related<'b>(&'b self) -> Option<Box<dyn Iterator<Item = &'b dyn miette::Diagnostic> + 'b>> {
+        if self.related.is_empty() {
+            return None;
+        }
+        Some(Box::new(
+            self.related.iter().map(|r| r as &dyn miette::Diagnostic),
+        ))
+    }
+}

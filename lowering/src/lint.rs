@@ -1,0 +1,18 @@
+//! The template lint entry point: every check that can be run on one template, in one pass.
+//!
+//! `tarsdock lint` and the language server call [`check_template`]. A new family of checks is
+//! hooked in here, so that everything a template can be told is told by one call.
+
+use parser::{Diagnostic, Parse};
+
+/// What a lint run knows beyond the template text.
+#[derive(Clone, Debug, Default)]
+pub struct LintOptions {}
+
+/// Every finding for one parsed template, sorted by position then code.
+#[must_use]
+pub fn check_template(parse: &Parse, _options: &LintOptions) -> Vec<Diagnostic> {
+    let mut diagnostics = parse.diagnostics.clone();
+    diagnostics.sort_by_key(Diagnostic::sort_key);
+    diagnostics
+}
