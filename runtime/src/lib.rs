@@ -1,1 +1,39 @@
-//! Runs container plans on a Docker engine through bollard (in progress).
+//! Runs Tars service containers on a Docker engine, through bollard and tokio.
+//!
+//! - [`engine`]: where the engine is (flag, tarsnode config, `DOCKER_HOST`, default socket),
+//!   API version negotiation (bollard speaks 1.53, Docker 20.10 speaks 1.41), `/info` and
+//!   the platform it implies (Docker Desktop or a non-Linux engine → `mac`).
+//! - [`request`]: [`LaunchRequest`], what a caller hands over (name, Tars identity, image,
+//!   create body, plan hash, the template origin of every mount and port), and the labels.
+//! - [`Runtime`]: launch (idempotent and serialised per service across processes: see
+//!   [`lock`]), stop (with the stop script really run), restart, remove, status, logs, pull.
+//! - [`image`]: ensure and pull, with base64url registry auth and in-stream error handling.
+//! - [`diagnose`]: engine messages mapped back to template lines.
+//!
+//! Every failure is a typed [`Error`] whose [`ErrorKind`] a caller maps to its outcome.
+//! The runtime never removes or replaces a container it did not create (label
+//! `tarsdock.managed-by=tarsdock`) unless told to adopt it.
+//!
+//! This crate does not lower templates (that is `lowering`), knows nothing of terminals or
+//! exit codes (that is `cli`), and never panics on an engine reply.
+
+pub mod diagnose;
+pub mod engine;
+mod error;
+pub mod image;
+pub mod lock;
+pub mod request;
+mod runtime;
+
+pub use engine::{AddressSource, EngineAddress, EngineInfo, Platform};
+pub use error::{Error, ErrorKind, Operation, Result};
+pub use image::{PullPolicy, PullProgress, PullReport, RegistryAuth};
+pub use request::{LaunchRequest, MountOrigin, PortOrigin, plan_hash};
+pub use runtime::{
+    ContainerStatus, LaunchAction, LaunchEvent, LaunchOptions, LaunchReport, LogChunk, LogStream,
+    LogsRequest, RemoveReport, RestartReport, Runtime, RuntimeOptions, ScriptReport, StopAction,
+    StopOptions, StopReport,
+};
+
+/// Re-exported so callers build create bodies with the same bollard models.
+pub use bollard::models;

@@ -1,0 +1,271 @@
+//! The runtime's typed errors: one variant per failure a caller must tell apart, each with
+//! a message in the user's terms (which socket, which image, which template line).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What went wrong, in classes a caller maps to its own outcomes (the CLI maps each class to
+/// one exit code).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    /// A bad request, address or argument, or a local I/O failure (lock files).
+    Usage,
+    /// No engine answers at the address, or it cannot be used (API too old).
+    EngineUnreachable,
+    /// The image is missing and cannot be pulled, or the pull failed.
+    ImageUnavailable,
+    /// The engine refused to create, start, stop, exec or remove.
+    EngineRefused,
+    /// The engine (or a lock holder) did not answer in time.
+    Timeout,
+    /// The container was not made by tarsdock, or someone else changed it meanwhile.
+    Conflict,
+    /// A bind mount's host path does not exist on the engine host.
+    MountSourceMissing,
+    /// A published host port is already taken.
+    PortInUse,
+    /// There is no container of that name (for commands that need one).
+    NotFound,
+}
+
+impl ErrorKind {
+    /// The stable kebab-case name used in JSON output.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Usage => "usage",
+            Self::EngineUnreachable => "engine-unreachable",
+            Self::ImageUnavailable => "image-unavailable",
+            Self::EngineRefused => "engine-refused",
+            Self::Timeout => "timeout",
+            Self::Conflict => "conflict",
+            Self::MountSourceMissing => "mount-source-missing",
+            Self::PortInUse => "port-in-use",
+            Self::NotFound => "not-found",
+        }
+    }
+}
+
+/// The operation the engine was asked to do, for messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Operation {
+    Connect,
+    Info,
+    InspectImage,
+    Pull,
+    Inspect,
+    Create,
+    Start,
+    Stop,
+    Restart,
+    Remove,
+    Exec,
+    Logs,
+}
+
+impl Operation {
+    /// The verb, as used in "the engine refused to <verb> …".
+    #[must_use]
+    pub const fn verb(self) -> &'static str {
+        match self {
+            Self::Connect => "connect",
+            Self::Info => "describe itself",
+            Self::InspectImage => "inspect the image",
+            Self::Pull => "pull",
+            Self::Inspect => "inspect",
+            Self::Create => "create",
+            Self::Start => "start",
+            Self::Stop => "stop",
+            Self::Restart => "restart",
+            Self::Remove => "remove",
+            Self::Exec => "run the stop script in",
+            Self::Logs => "read the logs of",
+        }
+    }
+}
+
+impl std::fmt::Display for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.verb())
+    }
+}
+
+/// Every failure of the runtime.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The engine address could not be understood or is not supported.
+    #[error("engine address `{address}`: {reason}")]
+    BadAddress { address: String, reason: String },
+
+    /// Nothing answers at the engine address.
+    #[error(
+        "cannot reach the Docker engine at {address}: {reason} \
+         (is dockerd running? choose the socket with --docker-socket or DOCKER_HOST)"
+    )]
+    EngineUnreachable { address: String, reason: String },
+
+    /// The engine answers but speaks an API older than tarsdock supports.
+    #[error(
+        "the Docker engine at {address} speaks API {version}; tarsdock needs at least {minimum}"
+    )]
+    EngineTooOld {
+        address: String,
+        version: String,
+        minimum: String,
+    },
+
+    /// The request itself is unusable (bad container name, image mismatch with the body, …).
+    #[error("invalid launch request: {0}")]
+    InvalidRequest(String),
+
+    /// The image is not present and may not or cannot be pulled.
+    #[error("image {image} is not available: {reason}")]
+    ImageUnavailable { image: String, reason: String },
+
+    /// The pull failed; `in_stream` tells that the error arrived inside the progress stream
+    /// (the HTTP status had already been 200).
+    #[error("pulling {image} failed: {message}")]
+    PullFailed {
+        image: String,
+        message: String,
+        in_stream: bool,
+    },
+
+    /// After a pull, the local image still has a different id than the one expected.
+    #[error("image {image} has id {local}, but {expected} was expected (even after a pull)")]
+    ImageMismatch {
+        image: String,
+        local: String,
+        expected: String,
+    },
+
+    /// A bind mount's host path is missing on the engine host.
+    #[error(
+        "mount source {host_path} does not exist on the engine host{} ({})",
+        container_path.as_ref().map(|c| format!(" (mounted at {c})")).unwrap_or_default(),
+        origin.as_ref().map_or_else(|| "no template origin known".to_owned(), |o| format!("from {o}"))
+    )]
+    MountSourceMissing {
+        host_path: String,
+        container_path: Option<String>,
+        origin: Option<String>,
+        engine_message: String,
+    },
+
+    /// A published host port is taken by another process or container.
+    #[error(
+        "host port {} is already in use ({}): {engine_message}",
+        address.as_deref().unwrap_or("(unknown)"),
+        origin.as_ref().map_or_else(|| "no template origin known".to_owned(), |o| format!("from {o}"))
+    )]
+    PortInUse {
+        /// `ip:port/proto`, when the port could be matched.
+        address: Option<String>,
+        origin: Option<String>,
+        engine_message: String,
+    },
+
+    /// The engine refused an operation; `origin` names the template line it concerns when
+    /// one could be matched in the engine's message.
+    #[error("the engine refused to {operation} container {name}: {message}{}",
+        origin.as_ref().map(|o| format!(" (concerns {o})")).unwrap_or_default())]
+    EngineRefused {
+        operation: Operation,
+        name: String,
+        status: Option<u16>,
+        message: String,
+        origin: Option<String>,
+    },
+
+    /// The engine did not answer in time.
+    #[error("timed out after {}s waiting for the engine at {address} to {operation} {target}",
+        after.as_secs())]
+    Timeout {
+        operation: Operation,
+        target: String,
+        address: String,
+        after: Duration,
+    },
+
+    /// Another tarsdock process held the service lock for too long.
+    #[error(
+        "timed out after {}s waiting for the lock {} (another tarsdock command is working on {name})",
+        after.as_secs(), path.display()
+    )]
+    LockTimeout {
+        name: String,
+        path: PathBuf,
+        after: Duration,
+    },
+
+    /// The lock file could not be created or locked.
+    #[error("lock file {}: {source}", path.display())]
+    Lock {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    /// A container with the name exists but tarsdock did not create it.
+    #[error(
+        "container {name} ({id}) was not created by tarsdock (no label tarsdock.managed-by=tarsdock); \
+         tarsdock leaves it alone: remove it yourself or pass --adopt to let tarsdock take it over"
+    )]
+    ForeignContainer { name: String, id: String },
+
+    /// Someone else changed the container meanwhile (HTTP 409 from the engine).
+    #[error("container {name} is in a conflicting state: {message}")]
+    Conflict { name: String, message: String },
+
+    /// The command needs an existing container.
+    #[error("there is no container named {name}")]
+    NotFound { name: String },
+
+    /// Any other engine failure (transport errors, undecodable replies).
+    #[error("the engine failed to {operation} {target}: {message}")]
+    Engine {
+        operation: Operation,
+        target: String,
+        message: String,
+    },
+}
+
+impl Error {
+    /// The class of this error.
+    #[must_use]
+    pub const fn kind(&self) -> ErrorKind {
+        match self {
+            Self::BadAddress { .. } | Self::InvalidRequest(_) | Self::Lock { .. } => {
+                ErrorKind::Usage
+            }
+            Self::EngineUnreachable { .. } | Self::EngineTooOld { .. } => {
+                ErrorKind::EngineUnreachable
+            }
+            Self::ImageUnavailable { .. } | Self::PullFailed { .. } | Self::ImageMismatch { .. } => {
+                ErrorKind::ImageUnavailable
+            }
+            Self::MountSourceMissing { .. } => ErrorKind::MountSourceMissing,
+            Self::PortInUse { .. } => ErrorKind::PortInUse,
+            Self::EngineRefused { .. } | Self::Engine { .. } => ErrorKind::EngineRefused,
+            Self::Timeout { .. } | Self::LockTimeout { .. } => ErrorKind::Timeout,
+            Self::ForeignContainer { .. } | Self::Conflict { .. } => ErrorKind::Conflict,
+            Self::NotFound { .. } => ErrorKind::NotFound,
+        }
+    }
+
+    /// The template origin this error concerns, when known.
+    #[must_use]
+    pub fn origin(&self) -> Option<&str> {
+        match self {
+            Self::MountSourceMissing { origin, .. }
+            | Self::PortInUse { origin, .. }
+            | Self::EngineRefused { origin, .. } => origin.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// The runtime's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
