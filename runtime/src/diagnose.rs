@@ -45,9 +45,9 @@ pub fn port_in_message<'a>(ports: &'a [PortOrigin], message: &str) -> Option<&'a
     mentioned
         .iter()
         .find(|p| {
-            p.host_ip
-                .as_deref()
-                .is_some_and(|ip| !ip.is_empty() && message.contains(&format!("{ip}:{}", p.host_port)))
+            p.host_ip.as_deref().is_some_and(|ip| {
+                !ip.is_empty() && message.contains(&format!("{ip}:{}", p.host_port))
+            })
         })
         .or_else(|| mentioned.first())
         .copied()
@@ -165,7 +165,11 @@ mod tests {
             mount("/data/app", "/app", "t.conf:3"),
         ];
         assert_eq!(
-            origin_in_message(&mounts, &[], "error mounting \"/data/app\" to rootfs at \"/app\""),
+            origin_in_message(
+                &mounts,
+                &[],
+                "error mounting \"/data/app\" to rootfs at \"/app\""
+            ),
             Some("t.conf:3".into())
         );
         assert_eq!(

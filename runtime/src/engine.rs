@@ -65,7 +65,9 @@ impl EngineAddress {
             ));
         }
         if text.contains("://") {
-            return Err(bad("unknown scheme (expected unix://, tcp:// or a socket path)"));
+            return Err(bad(
+                "unknown scheme (expected unix://, tcp:// or a socket path)",
+            ));
         }
         Self::unix(text).ok_or_else(|| bad("expected an absolute socket path, unix:// or tcp://"))
     }
@@ -374,7 +376,9 @@ mod tests {
             EngineAddress::Tcp("127.0.0.1:2375".into())
         );
         assert_eq!(
-            EngineAddress::parse("unix:///run/x.sock").unwrap().to_string(),
+            EngineAddress::parse("unix:///run/x.sock")
+                .unwrap()
+                .to_string(),
             "unix:///run/x.sock"
         );
         for bad in [
@@ -392,15 +396,15 @@ mod tests {
     #[test]
     fn resolution_order() {
         let config = b"<tars>\n<node>\n<container>\nsocket=/node.sock\ntimeout=30\n</container>\n</node>\n</tars>\n";
-        let (address, source) = EngineAddress::resolve(
-            Some("/flag.sock"),
-            Some(config),
-            Some("unix:///env.sock"),
-        )
-        .unwrap();
+        let (address, source) =
+            EngineAddress::resolve(Some("/flag.sock"), Some(config), Some("unix:///env.sock"))
+                .unwrap();
         assert_eq!(
             (address, source),
-            (EngineAddress::Unix("/flag.sock".into()), AddressSource::Flag)
+            (
+                EngineAddress::Unix("/flag.sock".into()),
+                AddressSource::Flag
+            )
         );
         let (address, source) =
             EngineAddress::resolve(None, Some(config), Some("unix:///env.sock")).unwrap();
@@ -411,9 +415,12 @@ mod tests {
                 AddressSource::NodeConfig
             )
         );
-        let (address, source) =
-            EngineAddress::resolve(Some(" "), Some(b"<tars>\n</tars>\n"), Some("unix:///env.sock"))
-                .unwrap();
+        let (address, source) = EngineAddress::resolve(
+            Some(" "),
+            Some(b"<tars>\n</tars>\n"),
+            Some("unix:///env.sock"),
+        )
+        .unwrap();
         assert_eq!(
             (address, source),
             (
@@ -444,7 +451,11 @@ mod tests {
         let linux = EngineInfo::from_system_info(
             "a".into(),
             "1.41".into(),
-            &info("Debian GNU/Linux 12 (bookworm)", "linux", &["name=seccomp,profile=default"]),
+            &info(
+                "Debian GNU/Linux 12 (bookworm)",
+                "linux",
+                &["name=seccomp,profile=default"],
+            ),
         );
         assert_eq!(linux.platform, Platform::Linux);
         assert!(!linux.rootless);
@@ -455,13 +466,20 @@ mod tests {
         );
         assert_eq!(desktop.platform, Platform::Mac);
         assert!(desktop.docker_desktop);
-        let windows =
-            EngineInfo::from_system_info("a".into(), "1.41".into(), &info("Windows", "windows", &[]));
+        let windows = EngineInfo::from_system_info(
+            "a".into(),
+            "1.41".into(),
+            &info("Windows", "windows", &[]),
+        );
         assert_eq!(windows.platform, Platform::Mac);
         let rootless = EngineInfo::from_system_info(
             "a".into(),
             "1.41".into(),
-            &info("Ubuntu", "linux", &["name=seccomp,profile=default", "name=rootless"]),
+            &info(
+                "Ubuntu",
+                "linux",
+                &["name=seccomp,profile=default", "name=rootless"],
+            ),
         );
         assert!(rootless.rootless);
     }

@@ -243,9 +243,9 @@ impl Error {
             Self::EngineUnreachable { .. } | Self::EngineTooOld { .. } => {
                 ErrorKind::EngineUnreachable
             }
-            Self::ImageUnavailable { .. } | Self::PullFailed { .. } | Self::ImageMismatch { .. } => {
-                ErrorKind::ImageUnavailable
-            }
+            Self::ImageUnavailable { .. }
+            | Self::PullFailed { .. }
+            | Self::ImageMismatch { .. } => ErrorKind::ImageUnavailable,
             Self::MountSourceMissing { .. } => ErrorKind::MountSourceMissing,
             Self::PortInUse { .. } => ErrorKind::PortInUse,
             Self::EngineRefused { .. } | Self::Engine { .. } => ErrorKind::EngineRefused,

@@ -87,7 +87,8 @@ impl ImageRef {
     /// # Errors
     /// [`Error::InvalidRequest`] for an empty reference or one with whitespace.
     pub fn parse(reference: &str) -> Result<Self> {
-        let bad = |why: &str| Error::InvalidRequest(format!("image reference `{reference}`: {why}"));
+        let bad =
+            |why: &str| Error::InvalidRequest(format!("image reference `{reference}`: {why}"));
         if reference.is_empty() {
             return Err(bad("empty"));
         }
@@ -235,11 +236,7 @@ pub fn is_no_such_image(message: &str) -> bool {
 /// digits counts (the short ids Docker prints).
 #[must_use]
 pub fn image_matches(expected: &str, id: &str, repo_digests: &[String]) -> bool {
-    let norm = |s: &str| {
-        s.trim()
-            .trim_start_matches("sha256:")
-            .to_ascii_lowercase()
-    };
+    let norm = |s: &str| s.trim().trim_start_matches("sha256:").to_ascii_lowercase();
     let expected = norm(expected);
     if expected.is_empty() {
         return true;
@@ -555,7 +552,10 @@ mod tests {
         assert_eq!(json["password"], "??>>~~");
         assert_eq!(json["serveraddress"], "127.0.0.1:5000");
         let standard = base64::engine::general_purpose::STANDARD.encode(&decoded);
-        assert_ne!(standard, value, "the test password must exercise the alphabet");
+        assert_ne!(
+            standard, value,
+            "the test password must exercise the alphabet"
+        );
         assert!(!format!("{auth:?}").contains("??>>~~"));
     }
 }

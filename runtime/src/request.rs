@@ -282,7 +282,12 @@ mod tests {
             ..Default::default()
         };
         let a = plan_hash(&body(&[("a", "1"), ("b", "2"), ("c", "3")]));
-        let b = plan_hash(&body(&[("c", "3"), ("b", "2"), ("a", "1"), (LABEL_PLAN_HASH, "x")]));
+        let b = plan_hash(&body(&[
+            ("c", "3"),
+            ("b", "2"),
+            ("a", "1"),
+            (LABEL_PLAN_HASH, "x"),
+        ]));
         assert_eq!(a, b);
         assert_eq!(a.len(), 64);
         assert_ne!(a, plan_hash(&body(&[("a", "1")])));

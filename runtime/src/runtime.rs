@@ -83,17 +83,43 @@ impl Default for LaunchOptions {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LaunchEvent {
-    Locked { path: PathBuf },
-    ImagePresent { image: String, id: String },
-    Pulling { image: String, reason: String },
+    Locked {
+        path: PathBuf,
+    },
+    ImagePresent {
+        image: String,
+        id: String,
+    },
+    Pulling {
+        image: String,
+        reason: String,
+    },
     Pull(PullProgress),
-    Found { id: String, state: String, managed: bool, same_plan: bool },
-    Stopping { id: String },
-    Removing { id: String },
-    Creating { name: String },
-    Created { id: String },
-    Starting { id: String },
-    Running { id: String, pid: Option<i64> },
+    Found {
+        id: String,
+        state: String,
+        managed: bool,
+        same_plan: bool,
+    },
+    Stopping {
+        id: String,
+    },
+    Removing {
+        id: String,
+    },
+    Creating {
+        name: String,
+    },
+    Created {
+        id: String,
+    },
+    Starting {
+        id: String,
+    },
+    Running {
+        id: String,
+        pid: Option<i64>,
+    },
 }
 
 impl fmt::Display for LaunchEvent {
@@ -114,8 +140,16 @@ impl fmt::Display for LaunchEvent {
             } => write!(
                 f,
                 "found container {id} ({state}, {}, {})",
-                if *managed { "managed" } else { "not managed by tarsdock" },
-                if *same_plan { "same plan" } else { "different plan" }
+                if *managed {
+                    "managed"
+                } else {
+                    "not managed by tarsdock"
+                },
+                if *same_plan {
+                    "same plan"
+                } else {
+                    "different plan"
+                }
             ),
             Self::Stopping { id } => write!(f, "stopping {id}"),
             Self::Removing { id } => write!(f, "removing {id}"),
@@ -318,9 +352,9 @@ impl ContainerStatus {
             name: name.to_owned(),
             state: status.map_or_else(|| "unknown".to_owned(), |s| s.to_string()),
             id: inspect.id.clone(),
-            pid: state
-                .and_then(|s| s.pid)
-                .filter(|&pid| pid > 0 && (running || status == Some(ContainerStateStatusEnum::PAUSED))),
+            pid: state.and_then(|s| s.pid).filter(|&pid| {
+                pid > 0 && (running || status == Some(ContainerStateStatusEnum::PAUSED))
+            }),
             started_at: time(state.and_then(|s| s.started_at.as_ref())),
             finished_at: time(state.and_then(|s| s.finished_at.as_ref())),
             exit_code: state.and_then(|s| s.exit_code),
@@ -556,7 +590,11 @@ impl Runtime {
             .await
             .map_err(|e| self.create_error(&e, request))?;
         let id = created.id;
-        report.warnings = created.warnings.into_iter().filter(|w| !w.is_empty()).collect();
+        report.warnings = created
+            .warnings
+            .into_iter()
+            .filter(|w| !w.is_empty())
+            .collect();
         events(LaunchEvent::Created { id: id.clone() });
         events(LaunchEvent::Starting { id: id.clone() });
         if let Err(error) = self.start(&id, request).await {
@@ -731,7 +769,9 @@ impl Runtime {
                 name: name.to_owned(),
             });
         }
-        let tail = request.tail.map_or_else(|| "all".to_owned(), |n| n.to_string());
+        let tail = request
+            .tail
+            .map_or_else(|| "all".to_owned(), |n| n.to_string());
         let options = LogsOptionsBuilder::default()
             .follow(request.follow)
             .stdout(true)
@@ -889,9 +929,10 @@ impl Runtime {
             Ok(()) => Ok(()),
             Err(e) => match classify(&e) {
                 Failure::Server { status: 404, .. } => Ok(()),
-                Failure::Server { status: 409, message }
-                    if message.to_ascii_lowercase().contains("in progress") =>
-                {
+                Failure::Server {
+                    status: 409,
+                    message,
+                } if message.to_ascii_lowercase().contains("in progress") => {
                     self.wait_gone(id).await
                 }
                 _ => Err(self.refusal(&e, Operation::Remove, id, None)),
@@ -976,7 +1017,9 @@ impl Runtime {
                 .start_exec(&exec, Some(StartExecOptions::default()))
                 .await?
             {
-                StartExecResults::Attached { output: mut stream, .. } => {
+                StartExecResults::Attached {
+                    output: mut stream, ..
+                } => {
                     while let Some(chunk) = stream.next().await {
                         let bytes = chunk?.into_bytes();
                         let room = SCRIPT_OUTPUT_LIMIT.saturating_sub(output.len());
@@ -1030,7 +1073,13 @@ impl Runtime {
         origin: Option<String>,
     ) -> Error {
         match (classify(error), origin) {
-            (Failure::Server { status: 409, message }, _) => Error::Conflict {
+            (
+                Failure::Server {
+                    status: 409,
+                    message,
+                },
+                _,
+            ) => Error::Conflict {
                 name: target.to_owned(),
                 message,
             },
@@ -1047,17 +1096,24 @@ impl Runtime {
 
     fn create_error(&self, error: &bollard::errors::Error, request: &LaunchRequest) -> Error {
         match classify(error) {
-            Failure::Server { status: 409, message } => Error::Conflict {
+            Failure::Server {
+                status: 409,
+                message,
+            } => Error::Conflict {
                 name: request.name.clone(),
                 message,
             },
-            Failure::Server { status, message } if status == 404 || image::is_no_such_image(&message) => {
+            Failure::Server { status, message }
+                if status == 404 || image::is_no_such_image(&message) =>
+            {
                 Error::ImageUnavailable {
                     image: request.image.clone(),
                     reason: message,
                 }
             }
-            Failure::Server { message, .. } if diagnose::missing_mount_source(&message).is_some() => {
+            Failure::Server { message, .. }
+                if diagnose::missing_mount_source(&message).is_some() =>
+            {
                 missing_source(request, message)
             }
             Failure::Server { status, message } => Error::EngineRefused {
@@ -1081,10 +1137,15 @@ impl Runtime {
                     engine_message: message,
                 }
             }
-            Failure::Server { message, .. } if diagnose::missing_mount_source(&message).is_some() => {
+            Failure::Server { message, .. }
+                if diagnose::missing_mount_source(&message).is_some() =>
+            {
                 missing_source(request, message)
             }
-            Failure::Server { status: 409, message } => Error::Conflict {
+            Failure::Server {
+                status: 409,
+                message,
+            } => Error::Conflict {
                 name: request.name.clone(),
                 message,
             },

@@ -9,6 +9,8 @@
 
 use std::path::PathBuf;
 
+pub mod docker;
+
 /// The environment variable naming the upstream fixtures folder.
 pub const ENV: &str = "TARSDOCK_UPSTREAM_FIXTURES";
 
