@@ -4,4 +4,14 @@
 //! Pure and deterministic: no I/O, no async, no Docker client (bollard's *models* only).
 
 pub mod codes;
+pub mod docker;
+pub mod endpoint;
+mod field;
+pub mod hash;
+pub mod ir;
+pub mod lower;
+pub mod paths;
+pub mod plan;
+pub mod ports;
+pub mod volumes;
 pub mod lint;

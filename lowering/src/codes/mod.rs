@@ -3,11 +3,20 @@
 //! Each family file declares its codes with [`parser::define_codes!`] (code, rule name,
 //! default severity, summary, `explain` text) next to the constructors that emit them.
 
+pub mod ports;
+pub mod security;
+pub mod target;
+pub mod volumes;
 use parser::CodeInfo;
 
 /// Every lowering code, family by family, in code order.
 #[must_use]
 pub fn all() -> Vec<&'static CodeInfo> {
-    let families: &[&'static [CodeInfo]] = &[];
+    let families: &[&'static [CodeInfo]] = &[
+        ports::CATALOGUE,
+        target::CATALOGUE,
+        volumes::CATALOGUE,
+        security::CATALOGUE,
+    ];
     families.iter().flat_map(|f| f.iter()).collect()
 }
