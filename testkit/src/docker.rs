@@ -517,3 +517,181 @@ pub fn converse(port: u16, requests: &[&str], deadline: Duration) -> std::io::Re
         }
     }
 }
+
+/// Where Debian's `docker-registry` package puts the registry binary.
+pub const REGISTRY_BINARY: &str = "/usr/bin/docker-registry";
+
+/// Whether a local registry can be run (`docker-registry` and `htpasswd` installed). When
+/// not, prints a visible `SKIPPED` line and returns `false`.
+///
+/// # Panics
+/// When they are missing and `CI=true`.
+#[must_use]
+pub fn registry_available(test: &str) -> bool {
+    let htpasswd = Command::new("htpasswd")
+        .arg("-h")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if Path::new(REGISTRY_BINARY).is_file() && htpasswd {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{test}: {REGISTRY_BINARY} or htpasswd missing; required under CI=true \
+         (Debian's docker-registry and apache2-utils; .ci/setup-docker.sh installs them)"
+    );
+    eprintln!("SKIPPED {test}: {REGISTRY_BINARY} or htpasswd missing");
+    false
+}
+
+/// A registry from Debian's `docker-registry` package on a loopback port (Docker treats
+/// `127.0.0.0/8` registries as insecure, so plain HTTP works). Killed when dropped.
+#[derive(Debug)]
+pub struct Registry {
+    child: std::process::Child,
+    /// `127.0.0.1:<port>`.
+    pub address: String,
+    _config: tempfile::TempDir,
+}
+
+impl Registry {
+    /// Starts a registry storing under `storage`; with `credentials`, it demands basic auth
+    /// (htpasswd, bcrypt). Two registries may share one storage directory (one open, to
+    /// push; one with auth, to pull).
+    ///
+    /// # Panics
+    /// When it cannot be started or does not answer within 10 seconds.
+    #[must_use]
+    pub fn start(storage: &Path, credentials: Option<(&str, &str)>) -> Self {
+        let config = tempfile::tempdir().expect("registry config dir");
+        let port = free_port();
+        let address = format!("127.0.0.1:{port}");
+        let mut yaml = format!(
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
+             storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
+             http:\n  addr: {address}\n  secret: tarsdock-test\n",
+            storage.display()
+        );
+        if let Some((user, password)) = credentials {
+            let out = Command::new("htpasswd")
+                .args(["-Bbn", user, password])
+                .output()
+                .expect("run htpasswd");
+            assert!(out.status.success(), "htpasswd failed");
+            let file = config.path().join("htpasswd");
+            std::fs::write(&file, out.stdout).expect("write htpasswd");
+            let _ = write!(
+                yaml,
+                "auth:\n  htpasswd:\n    realm: tarsdock-test\n    path: {}\n",
+                file.display()
+            );
+        }
+        let file = config.path().join("config.yml");
+        std::fs::write(&file, yaml).expect("write registry config");
+        let child = Command::new(REGISTRY_BINARY)
+            .arg("serve")
+            .arg(&file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start docker-registry");
+        let registry = Self {
+            child,
+            address,
+            _config: config,
+        };
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the registry on {} did not come up",
+                registry.address
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        registry
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Imports an image made of busybox plus `/payload` (`payload_bytes` bytes that depend on
+/// `seed`), so its layer exists nowhere else and a pull really downloads it.
+///
+/// # Panics
+/// When the import fails.
+pub fn import_unique(reference: &str, seed: &str, payload_bytes: usize) {
+    let staging = tempfile::tempdir().expect("staging dir");
+    let rootfs = staging.path();
+    std::fs::create_dir_all(rootfs.join("bin")).expect("mkdir bin");
+    std::fs::copy(BUSYBOX, rootfs.join("bin/busybox")).expect("copy busybox");
+    for applet in APPLETS {
+        std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet))
+            .expect("applet link");
+    }
+    // Pseudo-random bytes (incompressible enough to show download progress).
+    let mut payload = Vec::with_capacity(payload_bytes);
+    let mut block = Sha256::digest(seed.as_bytes());
+    while payload.len() < payload_bytes {
+        block = Sha256::digest(block);
+        payload.extend_from_slice(&block);
+    }
+    payload.truncate(payload_bytes);
+    std::fs::write(rootfs.join("payload"), payload).expect("write payload");
+    let mut tar = Command::new("tar")
+        .arg("-C")
+        .arg(rootfs)
+        .args(["-cf", "-", "."])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start tar");
+    let tar_out = tar.stdout.take().expect("tar stdout");
+    let import = Command::new("docker")
+        .args(["import", "-", reference])
+        .stdin(tar_out)
+        .output()
+        .expect("start docker import");
+    assert!(tar.wait().expect("wait for tar").success(), "tar failed");
+    assert!(
+        import.status.success(),
+        "docker import {reference} failed: {}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+}
+
+/// Pushes a local image to `registry` as `<registry>/<path>` with the `docker` CLI, then
+/// removes the local tags (`local` too when `remove_local`), so the engine has to pull it.
+/// Returns the pushed reference.
+///
+/// # Panics
+/// When tagging or pushing fails.
+#[must_use]
+pub fn push(registry: &Registry, local: &str, path: &str, remove_local: bool) -> String {
+    let reference = format!("{}/{path}", registry.address);
+    let _ = docker_ok(&["tag", local, &reference]);
+    let _ = docker_ok(&["push", &reference]);
+    let _ = docker(&["rmi", &reference]);
+    if remove_local {
+        let _ = docker(&["rmi", local]);
+    }
+    reference
+}
+
+/// The filesystem path of a blob in a registry's storage directory.
+#[must_use]
+pub fn registry_blob(storage: &Path, digest: &str) -> PathBuf {
+    let hex = digest.trim_start_matches("sha256:");
+    storage
+        .join("docker/registry/v2/blobs/sha256")
+        .join(&hex[..2.min(hex.len())])
+        .join(hex)
+        .join("data")
+}
