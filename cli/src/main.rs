@@ -25,6 +25,8 @@ enum Command {
     Normalize(commands::normalize::Args),
     /// Re-indent templates (two spaces per level), keeping comments and order.
     Fmt(commands::fmt::Args),
+    /// Plan the container of a service: Engine API body, `docker run` line, findings.
+    Plan(Box<commands::plan::Args>),
     /// Print the documentation of a diagnostic code.
     Explain(commands::explain::Args),
     /// List every diagnostic code.
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         Command::Lint(args) => commands::lint::run(&args),
         Command::Normalize(args) => commands::normalize::run(&args),
         Command::Fmt(args) => commands::fmt::run(&args),
+        Command::Plan(args) => commands::plan::run(&args),
         Command::Explain(args) => commands::explain::run(&args),
         Command::Rules(args) => commands::rules::run(&args),
     };

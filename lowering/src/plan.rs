@@ -243,3 +243,52 @@ fn endpoint_of(
         }
     }
 }
+
+/// Every container finding `lint` can report for one config, without options.
+///
+/// A template gets the checks of its `<container>` domain. A generated service config (literal
+/// `app` and `server` in `/tars/application/server`) is planned for every target with the default
+/// policy, so that lint reports what `plan` would: mounts against the default mounts, ports
+/// against the service's endpoints, and what each target does with them. Sorted by span then
+/// code, without duplicates.
+#[must_use]
+pub fn lint_checks(config: &Config) -> Vec<Diagnostic> {
+    let policy = crate::lower::Policy::default();
+    if !is_generated_config(config) {
+        return crate::lower::check_container(config, policy);
+    }
+    let mut diagnostics = Vec::new();
+    for target in [crate::ir::Target::Linux, crate::ir::Target::Mac] {
+        let options = PlanOptions {
+            target,
+            policy,
+            ..PlanOptions::default()
+        };
+        diagnostics.extend(
+            plan_generated_config(config, &ServiceOverrides::default(), &options).diagnostics,
+        );
+    }
+    diagnostics.sort_by_key(Diagnostic::sort_key);
+    let mut unique: Vec<Diagnostic> = Vec::with_capacity(diagnostics.len());
+    for d in diagnostics {
+        if !unique.contains(&d) {
+            unique.push(d);
+        }
+    }
+    unique
+}
+
+/// Whether `config` is a service's generated config rather than a template: `app` and
+/// `server` are set in `/tars/application/server`, without `${...}` macros.
+#[must_use]
+pub fn is_generated_config(config: &Config) -> bool {
+    let literal = |key: &[u8]| {
+        config
+            .domain(SERVER_PATH)
+            .ok()
+            .flatten()
+            .and_then(|d| d.param(key))
+            .is_some_and(|p| !p.value.is_empty() && !p.value.windows(2).any(|w| w == b"${"))
+    };
+    literal(b"app") && literal(b"server")
+}

@@ -434,10 +434,15 @@ fn key_diagnostic(field: Field<'_>, text: &str, problem: &KeyProblem) -> Diagnos
                 &help,
             )
         }
-        KeyProblem::Proto(range) => codes::invalid_port_protocol(
-            field.sub(range.start, range.end),
-            text.get(range.clone()).unwrap_or(text),
-        ),
+        KeyProblem::Proto(range) => {
+            let part = text.get(range.clone()).unwrap_or(text);
+            let span = if part.is_empty() {
+                field.span
+            } else {
+                field.sub(range.start, range.end)
+            };
+            codes::invalid_port_protocol(span, part)
+        }
     }
 }
 
@@ -493,7 +498,8 @@ fn value_diagnostic(field: Field<'_>, text: &str, problem: &ValueProblem) -> Dia
                 }
                 _ => "write the host port as a number from 1 to 65535".to_owned(),
             };
-            codes::invalid_host_port(span(range), part, reason.describe(), &help)
+            let shown = if part.is_empty() { text } else { part };
+            codes::invalid_host_port(span(range), shown, reason.describe(), &help)
         }
     }
 }

@@ -100,10 +100,13 @@ pub fn check_path(text: &str, side: Side) -> Vec<PathProblem> {
     if !syntax.absolute {
         problems.push(PathProblem::NotAbsolute);
     }
-    for segment in &syntax.segments {
-        if text.get(segment.clone()) == Some("..") {
-            problems.push(PathProblem::ParentSegment(segment.clone()));
-        }
+    // One finding per path: the first `..` (the help shows the whole path resolved).
+    if let Some(segment) = syntax
+        .segments
+        .iter()
+        .find(|s| text.get((*s).clone()) == Some(".."))
+    {
+        problems.push(PathProblem::ParentSegment(segment.clone()));
     }
     if let Some(i) = text.find(':') {
         problems.push(PathProblem::Colon(i..i + 1));

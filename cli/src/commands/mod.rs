@@ -6,4 +6,5 @@ pub(crate) mod fmt;
 pub(crate) mod input;
 pub(crate) mod lint;
 pub(crate) mod normalize;
+pub(crate) mod plan;
 pub(crate) mod rules;

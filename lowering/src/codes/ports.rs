@@ -221,7 +221,12 @@ pub(crate) fn invalid_container_port(
 }
 
 pub(crate) fn invalid_port_protocol(span: Span, proto: &str) -> Diagnostic {
-    Diagnostic::from_code(&INVALID_PORT_PROTOCOL, format!("invalid proto: `{proto}`"))
+    let message = if proto.is_empty() {
+        "invalid proto: the protocol after `/` is empty".to_owned()
+    } else {
+        format!("invalid proto: `{proto}`")
+    };
+    Diagnostic::from_code(&INVALID_PORT_PROTOCOL, message)
         .with_label(span, "expected `tcp`, `udp` or `sctp`")
         .with_help("write `/tcp`, `/udp` or `/sctp` (no suffix means tcp)")
 }
