@@ -109,9 +109,7 @@ fn check_plan_fixture(path: &Path) {
 
 #[test]
 fn plan_fixtures() {
-    insta::glob!("../../fixtures", "plan/*.conf", |path| check_plan_fixture(
-        path
-    ));
+    insta::glob!("../../fixtures", "plan/*.conf", check_plan_fixture);
 }
 
 /// `TARS_HOSTPATH` from the environment rewrites the default mount sources like the flag.
