@@ -1,0 +1,20 @@
+//! Fuzz target `fmt`: formatting an input without errors gives text without errors that
+//! reads as the same model (raw lines included), and formatting that text changes nothing.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use parser::fmt::format;
+use tarsdock_fuzz::{check_parse, dump};
+
+fuzz_target!(|data: &[u8]| {
+    let p = check_parse(data);
+    if p.has_errors() {
+        return;
+    }
+    let formatted = format(&p);
+    let again = check_parse(&formatted);
+    assert!(!again.has_errors(), "formatted text has errors: {:?}", again.diagnostics);
+    assert_eq!(again.config.to_text(), p.config.to_text(), "same to_text");
+    assert_eq!(dump(&again.config), dump(&p.config), "same model");
+    assert_eq!(format(&again), formatted, "idempotent");
+});
