@@ -27,6 +27,10 @@ enum Command {
     Fmt(commands::fmt::Args),
     /// Plan the container of a service: Engine API body, `docker run` line, findings.
     Plan(Box<commands::plan::Args>),
+    /// Resolve a template through its parent chain and private profile, as tarsregistry does.
+    Resolve(commands::resolve::Args),
+    /// Generate a service's config file from its merged profile, as tarsnode does.
+    Render(commands::render::Args),
     /// Print the documentation of a diagnostic code.
     Explain(commands::explain::Args),
     /// List every diagnostic code.
@@ -40,6 +44,8 @@ fn main() -> ExitCode {
         Command::Normalize(args) => commands::normalize::run(&args),
         Command::Fmt(args) => commands::fmt::run(&args),
         Command::Plan(args) => commands::plan::run(&args),
+        Command::Resolve(args) => commands::resolve::run(&args),
+        Command::Render(args) => commands::render::run(&args),
         Command::Explain(args) => commands::explain::run(&args),
         Command::Rules(args) => commands::rules::run(&args),
     };

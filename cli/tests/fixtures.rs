@@ -6,6 +6,7 @@
 //!   the folder must trigger it (and `<rule-name>` must be a known rule);
 //! - `fixtures/parse/*.conf` must lint without errors;
 //! - every input must round-trip through the parser byte for byte.
+
 //!
 //! Bless new or changed snapshots with `cargo insta review` (or `INSTA_UPDATE=always`).
 
@@ -120,14 +121,12 @@ fn all_rules() -> Vec<String> {
 
 #[test]
 fn lint_fixtures() {
-    insta::glob!("../../fixtures", "lint/*/*.conf", |path| check_fixture(
-        path
-    ));
+    insta::glob!("../../fixtures", "lint/*/*.conf", check_fixture);
 }
 
 #[test]
 fn parse_fixtures() {
-    insta::glob!("../../fixtures", "parse/*.conf", |path| check_fixture(path));
+    insta::glob!("../../fixtures", "parse/*.conf", check_fixture);
 }
 
 /// Codes whose trigger cannot be a fixture, with the reason and where it is tested instead.

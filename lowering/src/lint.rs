@@ -13,6 +13,7 @@ pub struct LintOptions {}
 #[must_use]
 pub fn check_template(parse: &Parse, _options: &LintOptions) -> Vec<Diagnostic> {
     let mut diagnostics = parse.diagnostics.clone();
+    diagnostics.extend(crate::macros::check(parse));
     diagnostics.sort_by_key(Diagnostic::sort_key);
     diagnostics
 }

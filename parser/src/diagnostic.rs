@@ -298,4 +298,3 @@ macro_rules! define_codes {
         pub const CATALOGUE: &[$crate::CodeInfo] = &[$($ident),*];
     };
 }
-

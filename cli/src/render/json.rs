@@ -123,3 +123,14 @@ pub(crate) fn render(report: &Report) -> String {
     out.push('\n');
     out
 }
+
+/// The diagnostics of `report` as a JSON array (the `diagnostics` member of the document), for
+/// commands that embed them in their own output.
+pub(crate) fn diagnostics_value(report: &Report) -> serde_json::Value {
+    let list: Vec<JsonDiagnostic<'_>> = report
+        .diagnostics
+        .iter()
+        .map(|d| convert(d, &report.sources))
+        .collect();
+    serde_json::to_value(list).unwrap_or_default()
+}

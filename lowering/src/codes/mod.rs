@@ -3,6 +3,8 @@
 //! Each family file declares its codes with [`parser::define_codes!`] (code, rule name,
 //! default severity, summary, `explain` text) next to the constructors that emit them.
 
+pub mod chain;
+pub mod macros;
 pub mod ports;
 pub mod security;
 pub mod target;
@@ -13,6 +15,8 @@ use parser::CodeInfo;
 #[must_use]
 pub fn all() -> Vec<&'static CodeInfo> {
     let families: &[&'static [CodeInfo]] = &[
+        chain::CATALOGUE,
+        macros::CATALOGUE,
         ports::CATALOGUE,
         target::CATALOGUE,
         volumes::CATALOGUE,

@@ -1,0 +1,194 @@
+//! `tarsdock resolve`: a template resolved through its parent chain and the private profile,
+//! as tarsregistry serves it; `--explain` shows where every key came from.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use lowering::resolve::{Profile, Resolution, resolve};
+use parser::{Severity, Sources};
+use serde_json::json;
+
+use super::chain::{self, LoadedSet};
+use crate::exit::Status;
+use crate::render::{self, Report};
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// The template file; with `--index`, a template name (or a file listed in the index).
+    pub(crate) template: String,
+    /// Parent template files, nearest first (`--parent P --parent GRANDPARENT`).
+    #[arg(long = "parent", value_name = "FILE", conflicts_with = "index")]
+    pub(crate) parents: Vec<PathBuf>,
+    /// A TOML index of a template set with parent names (see README).
+    #[arg(long, value_name = "TOML")]
+    pub(crate) index: Option<PathBuf>,
+    /// The service's private profile, merged over the chain (it wins).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) profile: Option<PathBuf>,
+    /// Print where every key of the result came from instead of the result.
+    #[arg(long)]
+    pub(crate) explain: bool,
+    /// Print one JSON document (result, members, provenance, diagnostics).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// A resolved chain with the sources its diagnostics and provenance point into.
+pub(crate) struct Resolved {
+    pub(crate) sources: Sources,
+    pub(crate) resolution: Resolution,
+    pub(crate) template: String,
+}
+
+/// Loads and resolves what `args` names.
+pub(crate) fn load(args: &Args) -> anyhow::Result<Resolved> {
+    let mut sources = Sources::new();
+    let (loaded, name): (LoadedSet, String) = match &args.index {
+        Some(index) => {
+            let loaded = chain::load_index(index, &mut sources)?;
+            let name = if loaded.set.get(&args.template).is_some() {
+                args.template.clone()
+            } else {
+                loaded
+                    .name_of(std::path::Path::new(&args.template))
+                    .map(str::to_owned)
+                    .with_context(|| {
+                        format!("no template `{}` in {}", args.template, index.display())
+                    })?
+            };
+            (loaded, name)
+        }
+        None => chain::load_chain(
+            std::path::Path::new(&args.template),
+            &args.parents,
+            &mut sources,
+        )?,
+    };
+    let profile_parse = match &args.profile {
+        Some(path) => {
+            let bytes = super::input::read(path)?;
+            let source = sources.add(path.display().to_string(), bytes.clone());
+            Some((path.display().to_string(), source, parser::parse(bytes)))
+        }
+        None => None,
+    };
+    let profile = profile_parse.as_ref().map(|(name, source, parse)| Profile {
+        name: name.clone(),
+        source: *source,
+        parse,
+    });
+    let resolution = resolve(&loaded.set, &name, profile.as_ref());
+    Ok(Resolved {
+        sources,
+        resolution,
+        template: name,
+    })
+}
+
+#[allow(clippy::print_stderr)]
+pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
+    let Resolved {
+        sources,
+        resolution,
+        template,
+    } = load(args)?;
+    let report = Report {
+        sources,
+        diagnostics: resolution.diagnostics.clone(),
+    };
+    let failed = resolution.failed
+        || report
+            .diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error);
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        let doc = json!({
+            "version": render::json::VERSION,
+            "template": template,
+            "failed": resolution.failed,
+            "log": resolution.log,
+            "members": resolution.members.iter().map(|m| json!({
+                "name": m.name,
+                "file": report.sources.get(m.source).map(|f| f.name.clone()),
+                "profile": m.profile,
+            })).collect::<Vec<_>>(),
+            "text": String::from_utf8_lossy(&resolution.text),
+            "provenance": provenance_json(&resolution, &report.sources),
+            "diagnostics": render::json::diagnostics_value(&report),
+        });
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&doc)?)?;
+    } else {
+        if !report.diagnostics.is_empty() {
+            eprint!("{}", render::human::render(&report, false, 100));
+        }
+        if args.explain {
+            stdout.write_all(explain(&resolution, &report.sources).as_bytes())?;
+        } else {
+            stdout.write_all(&resolution.text)?;
+        }
+    }
+    Ok(if failed {
+        Status::Findings
+    } else {
+        Status::Success
+    })
+}
+
+fn at(sources: &Sources, source: parser::SourceId, span: parser::Span) -> (String, u32) {
+    sources.get(source).map_or_else(
+        || (String::new(), 0),
+        |f| (f.name.clone(), f.line_col(span.start).line),
+    )
+}
+
+fn explain(resolution: &Resolution, sources: &Sources) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# chain (lowest precedence first): {}",
+        resolution
+            .members
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" < ")
+    );
+    for key in &resolution.provenance {
+        let (file, line) = at(sources, key.defined.source, key.defined.line);
+        let _ = writeln!(
+            out,
+            "/{}<{}> = {}\n    from {file}:{line}",
+            key.domain.join("/"),
+            key.key,
+            key.defined.value
+        );
+        for d in key.overridden.iter().rev() {
+            let (file, line) = at(sources, d.source, d.line);
+            let _ = writeln!(out, "    overrides {file}:{line} ({})", d.value);
+        }
+    }
+    out
+}
+
+fn provenance_json(resolution: &Resolution, sources: &Sources) -> serde_json::Value {
+    let def = |d: &lowering::resolve::Definition| {
+        let (file, line) = at(sources, d.source, d.line);
+        json!({"file": file, "line": line, "value": d.value})
+    };
+    resolution
+        .provenance
+        .iter()
+        .map(|k| {
+            json!({
+                "domain": k.domain,
+                "key": k.key,
+                "value": k.defined.value,
+                "defined": def(&k.defined),
+                "overridden": k.overridden.iter().map(def).collect::<Vec<_>>(),
+            })
+        })
+        .collect()
+}
