@@ -2,7 +2,9 @@
 //! work is done by the `parser`, `lowering` and `runtime` crates.
 
 mod commands;
+mod config;
 mod exit;
+mod lsp;
 mod render;
 
 use std::process::ExitCode;
@@ -35,6 +37,8 @@ enum Command {
     Explain(commands::explain::Args),
     /// List every diagnostic code.
     Rules(commands::rules::Args),
+    /// Run the language server on standard input and output (diagnostics, hover, quick fixes).
+    Lsp(lsp::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
         Command::Render(args) => commands::render::run(&args),
         Command::Explain(args) => commands::explain::run(&args),
         Command::Rules(args) => commands::rules::run(&args),
+        Command::Lsp(args) => lsp::run(&args),
     };
     exit::finish(result)
 }

@@ -7,13 +7,22 @@ use parser::{Diagnostic, Parse};
 
 /// What a lint run knows beyond the template text.
 #[derive(Clone, Debug, Default)]
-pub struct LintOptions {}
+pub struct LintOptions {
+    /// Which codes are reported, at which severity (config file and flags).
+    pub selection: crate::selection::Selection,
+}
 
 /// Every finding for one parsed template, sorted by position then code.
 #[must_use]
-pub fn check_template(parse: &Parse, _options: &LintOptions) -> Vec<Diagnostic> {
+pub fn check_template(parse: &Parse, options: &LintOptions) -> Vec<Diagnostic> {
     let mut diagnostics = parse.diagnostics.clone();
     diagnostics.extend(crate::macros::check(parse));
+    if options.selection.any_enabled(crate::portability::FAMILY) {
+        diagnostics.extend(crate::portability::check(parse));
+    }
+    // Suppression comments and the selection apply to every finding above, so they run last.
+    let mut diagnostics = crate::suppress::apply(parse, diagnostics, &options.selection);
+    options.selection.apply(&mut diagnostics);
     diagnostics.sort_by_key(Diagnostic::sort_key);
     diagnostics
 }

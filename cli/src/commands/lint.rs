@@ -1,10 +1,15 @@
 //! `tarsdock lint FILE...`: every finding of every file in one pass.
+//!
+//! Each file is linted with the settings of the nearest `tarsdock.toml` (see [`crate::config`])
+//! merged with the flags; suppression comments are applied by `lowering`. The chosen format goes
+//! to stdout and nothing else does; the one-line summary goes to stderr.
 
 use std::io::{IsTerminal as _, Write as _};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use parser::Severity;
 
+use crate::config::{Overrides, Resolver};
 use crate::exit::Status;
 use crate::render::{self, Color, Format, Report};
 
@@ -19,38 +24,78 @@ pub(crate) struct Args {
     /// Colour for human output.
     #[arg(long, value_enum, default_value = "auto")]
     pub(crate) color: Color,
-    /// Lowest severity that makes the exit code 1.
-    #[arg(long, default_value = "error", value_parser = parse_severity)]
-    pub(crate) fail_level: Severity,
-    /// Name shown for standard input (`-`) in findings.
+    /// Lowest severity that makes the exit code 1 [default: `fail-level` of tarsdock.toml, else
+    /// error].
+    #[arg(long, value_parser = parse_severity)]
+    pub(crate) fail_level: Option<Severity>,
+    /// Name shown for standard input (`-`) in findings; tarsdock.toml is looked up from its
+    /// directory.
     #[arg(long)]
     pub(crate) stdin_filename: Option<String>,
+    /// Report only these codes, code prefixes or rule names (replaces `select` of
+    /// tarsdock.toml). Comma-separated or repeated; `ALL` selects everything.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) select: Option<Vec<String>>,
+    /// Report these codes, prefixes or rule names in addition (e.g. `TARS-G`).
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) extend_select: Vec<String>,
+    /// Do not report these codes, prefixes or rule names.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) ignore: Vec<String>,
+    /// Use this config file for every template instead of looking up tarsdock.toml.
+    #[arg(long, conflicts_with = "no_config")]
+    pub(crate) config: Option<PathBuf>,
+    /// Read no config file.
+    #[arg(long)]
+    pub(crate) no_config: bool,
 }
 
 pub(crate) fn parse_severity(s: &str) -> Result<Severity, String> {
     Severity::from_name(s).ok_or_else(|| format!("expected info, warning or error, not `{s}`"))
 }
 
-/// Lints every file into one report. An unreadable file is an error (exit 2).
-pub(crate) fn collect(args: &Args) -> anyhow::Result<Report> {
+/// The findings of one run, and whether any file has a finding at or above its fail level.
+pub(crate) struct Outcome {
+    pub(crate) report: Report,
+    pub(crate) fails: bool,
+}
+
+/// Lints every file into one report. An unreadable file or a bad config is an error (exit 2).
+pub(crate) fn collect(args: &Args) -> anyhow::Result<Outcome> {
+    let mut resolver = Resolver::new(Overrides {
+        select: args.select.clone(),
+        extend_select: args.extend_select.clone(),
+        ignore: args.ignore.clone(),
+        fail_level: args.fail_level,
+        config: args.config.clone(),
+        no_config: args.no_config,
+    });
     let mut report = Report::new();
-    let options = lowering::lint::LintOptions::default();
+    let mut fails = false;
     for path in &args.files {
+        let stdin = path.as_os_str() == "-";
+        let lookup_path = if stdin {
+            args.stdin_filename.as_deref().map(Path::new)
+        } else {
+            Some(path.as_path())
+        };
+        let settings = resolver.settings_for(lookup_path)?;
         let text = super::input::read(path)?;
         let name = super::input::display_name(path, args.stdin_filename.as_deref());
         let id = report.sources.add(name, text.clone());
         let parse = parser::parse(text);
-        for mut d in lowering::lint::check_template(&parse, &options) {
+        for mut d in lowering::lint::check_template(&parse, &settings.options) {
+            fails |= d.severity >= settings.fail_level;
             d.relocate(id);
             report.diagnostics.push(d);
         }
     }
-    Ok(report)
+    Ok(Outcome { report, fails })
 }
 
 #[allow(clippy::print_stderr)]
 pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
-    let report = collect(args)?;
+    let Outcome { report, fails } = collect(args)?;
     let stdout = std::io::stdout();
     let out = match args.format {
         Format::Human => {
@@ -63,12 +108,13 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
         }
         Format::Concise => render::human::render_concise(&report),
         Format::Json => render::json::render(&report),
+        Format::Sarif => render::sarif::render(&report),
+        Format::Github => render::github::render(&report),
+        Format::Checkstyle => render::checkstyle::render(&report)?,
     };
     stdout.lock().write_all(out.as_bytes())?;
-    if args.format != Format::Json {
-        eprintln!("{}", report.summary());
-    }
-    Ok(if report.fails(args.fail_level) {
+    eprintln!("{}", report.summary());
+    Ok(if fails {
         Status::Findings
     } else {
         Status::Success

@@ -1,7 +1,10 @@
 //! Output formats for diagnostics: one file per format.
 
+pub(crate) mod checkstyle;
+pub(crate) mod github;
 pub(crate) mod human;
 pub(crate) mod json;
+pub(crate) mod sarif;
 
 use parser::{Diagnostic, Severity, Sources};
 
@@ -62,6 +65,12 @@ pub(crate) enum Format {
     Concise,
     /// Versioned JSON document (see README "Output formats").
     Json,
+    /// SARIF 2.1.0 log, for code-scanning services and IDEs.
+    Sarif,
+    /// GitHub Actions annotations (`::error file=…,line=…::message`).
+    Github,
+    /// Checkstyle XML.
+    Checkstyle,
 }
 
 /// Colour choice for human output.

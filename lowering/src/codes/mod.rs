@@ -4,7 +4,9 @@
 //! default severity, summary, `explain` text) next to the constructors that emit them.
 
 pub mod chain;
+pub mod lint;
 pub mod macros;
+pub mod portability;
 pub mod ports;
 pub mod security;
 pub mod target;
@@ -21,6 +23,8 @@ pub fn all() -> Vec<&'static CodeInfo> {
         target::CATALOGUE,
         volumes::CATALOGUE,
         security::CATALOGUE,
+        portability::CATALOGUE,
+        lint::CATALOGUE,
     ];
     families.iter().flat_map(|f| f.iter()).collect()
 }
