@@ -1,13 +1,29 @@
-//! JSON output (`--format json`): a versioned document, append-only schema.
+//! JSON output (`--format json`): one versioned document per run. The schema is append-only:
+//! fields may be added, none is removed, renamed or changes meaning without a new `version`.
 //!
 //! ```json
-//! {"version": 1, "diagnostics": [{"file", "code", "rule", "severity", "message", "label",
-//!   "line", "column", "end_line", "end_column", "column_utf16", "end_column_utf16",
-//!   "offset", "end_offset", "help", "related": [{"file", "message", "line", "column",
-//!   "end_line", "end_column", "offset", "end_offset"}]}]}
+//! {"version": 1, "diagnostics": [{"file", "line", "column", "end_line", "end_column",
+//!   "column_utf16", "end_column_utf16", "offset", "end_offset", "code", "rule", "severity",
+//!   "message", "label", "help", "related": [{"file", "line", "column", "end_line",
+//!   "end_column", "column_utf16", "end_column_utf16", "offset", "end_offset", "message"}]}]}
 //! ```
-//! Lines and columns are 1-based; `column` counts Unicode scalar values, `column_utf16`
-//! UTF-16 code units (for LSP clients); offsets are bytes.
+//!
+//! | field | type | meaning |
+//! | --- | --- | --- |
+//! | `version` | integer | schema version, `1`; bumped only for an incompatible change |
+//! | `diagnostics` | array | every finding, sorted by file, position, then code; `[]` when clean |
+//! | `file` | string | the path as given on the command line (`--stdin-filename`, or `<stdin>`, for `-`) |
+//! | `line`, `end_line` | integer | 1-based lines of the start and the end of the span |
+//! | `column`, `end_column` | integer | 1-based columns in Unicode scalar values (an invalid UTF-8 byte counts one); the end is exclusive |
+//! | `column_utf16`, `end_column_utf16` | integer | the same columns in UTF-16 code units (LSP positions are these minus one) |
+//! | `offset`, `end_offset` | integer | byte offsets of the span, `end_offset` exclusive |
+//! | `code` | string | stable code such as `TARS-S103` |
+//! | `rule` | string | kebab-case rule name such as `hash-in-value` (`tarsdock explain` takes either) |
+//! | `severity` | string | `error`, `warning` or `info`, after `tarsdock.toml` overrides |
+//! | `message` | string | one line, lower case, no final period |
+//! | `label` | string | what the span shows (may be empty) |
+//! | `help` | string or null | how to fix it |
+//! | `related` | array | secondary spans (such as the first definition of a duplicate key), each with its location and `message` |
 
 use parser::{Diagnostic, SourceId, Sources, Span};
 use serde::Serialize;

@@ -1,0 +1,257 @@
+//! `tarsdock lint` as CI and editors drive it: standard input with `--stdin-filename` (and the
+//! config lookup from that name's directory), `tarsdock.toml` (select, ignore, severity,
+//! fail-level), `--select`/`--extend-select`/`--ignore`/`--config`/`--no-config`, exit codes,
+//! and `explain`/`rules` for the lint codes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+const TEMPLATE: &str = "# note and duplicate\n<tars>\n  a=1 # note\n  b=1\n  b=2\n</tars>\n";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    /// `(code, severity)` of every finding in the JSON output.
+    fn findings(&self) -> Vec<(String, String)> {
+        let doc: Value = serde_json::from_str(&self.stdout).expect("JSON output");
+        doc["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["code"].as_str().unwrap().to_owned(),
+                    d["severity"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    fn codes(&self) -> Vec<String> {
+        self.findings().into_iter().map(|(c, _)| c).collect()
+    }
+}
+
+fn tarsdock(dir: &Path, args: &[&str], stdin: Option<&str>) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tarsdock"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tarsdock");
+    let mut input = child.stdin.take().unwrap();
+    input
+        .write_all(stdin.unwrap_or_default().as_bytes())
+        .unwrap();
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn stdin_uses_the_config_of_the_stdin_filename_directory() {
+    let root = tempfile::tempdir().unwrap();
+    let project = root.path().join("project");
+    write(
+        &project.join("tarsdock.toml"),
+        "[lint]\nignore = [\"hash-in-value\"]\n",
+    );
+    let elsewhere = root.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+
+    // From another directory, naming a file of the project: the project's config applies.
+    let name = project.join("conf/app.conf");
+    let name = name.to_str().unwrap();
+    let run = tarsdock(
+        &elsewhere,
+        &["lint", "--format", "json", "--stdin-filename", name, "-"],
+        Some(TEMPLATE),
+    );
+    assert_eq!(run.codes(), ["TARS-S104"], "{}", run.stderr);
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc["diagnostics"][0]["file"], name);
+
+    // The same buffer under a name outside the project: no config, both findings.
+    let run = tarsdock(
+        &elsewhere,
+        &[
+            "lint",
+            "--format",
+            "json",
+            "--stdin-filename",
+            "x/app.conf",
+            "-",
+        ],
+        Some(TEMPLATE),
+    );
+    assert_eq!(run.codes(), ["TARS-S103", "TARS-S104"]);
+
+    // Without a name, the lookup starts in the working directory.
+    let run = tarsdock(&project, &["lint", "--format", "json", "-"], Some(TEMPLATE));
+    assert_eq!(run.codes(), ["TARS-S104"]);
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc["diagnostics"][0]["file"], "<stdin>");
+}
+
+#[test]
+fn config_severity_overrides_and_fail_level_decide_the_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("t.conf"), TEMPLATE);
+    let run = tarsdock(dir.path(), &["lint", "--format", "json", "t.conf"], None);
+    assert_eq!(run.code, 0, "warnings only: {}", run.stderr);
+
+    write(
+        &dir.path().join("tarsdock.toml"),
+        "[lint]\n[lint.severity]\nTARS-S103 = \"error\"\nduplicate-key = \"info\"\n",
+    );
+    let run = tarsdock(dir.path(), &["lint", "--format", "json", "t.conf"], None);
+    assert_eq!(
+        run.findings(),
+        [
+            ("TARS-S103".to_owned(), "error".to_owned()),
+            ("TARS-S104".to_owned(), "info".to_owned())
+        ]
+    );
+    assert_eq!(run.code, 1);
+
+    write(
+        &dir.path().join("tarsdock.toml"),
+        "[lint]\nfail-level = \"info\"\nignore = [\"TARS-S103\"]\n",
+    );
+    let run = tarsdock(dir.path(), &["lint", "--format", "json", "t.conf"], None);
+    assert_eq!(run.codes(), ["TARS-S104"]);
+    assert_eq!(run.code, 1, "fail-level info from the config");
+    let run = tarsdock(
+        dir.path(),
+        &[
+            "lint",
+            "--format",
+            "json",
+            "--fail-level",
+            "error",
+            "t.conf",
+        ],
+        None,
+    );
+    assert_eq!(run.code, 0, "the flag wins over the config");
+
+    // `--no-config` ignores the file; `--config` names another one.
+    let run = tarsdock(
+        dir.path(),
+        &["lint", "--format", "json", "--no-config", "t.conf"],
+        None,
+    );
+    assert_eq!(run.codes(), ["TARS-S103", "TARS-S104"]);
+    write(
+        &dir.path().join("other.toml"),
+        "[lint]\nselect = [\"duplicate-key\"]\n",
+    );
+    let run = tarsdock(
+        dir.path(),
+        &[
+            "lint",
+            "--format",
+            "json",
+            "--config",
+            "other.toml",
+            "t.conf",
+        ],
+        None,
+    );
+    assert_eq!(run.codes(), ["TARS-S104"]);
+}
+
+#[test]
+fn select_and_ignore_flags_take_codes_prefixes_and_rule_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "# mixed\n<tars>\n  a=1 # note\n  a=2\n  x=&amp;\n</tars>\n";
+    write(&dir.path().join("t.conf"), text);
+    let lint = |extra: &[&str]| {
+        let mut args = vec!["lint", "--format", "json"];
+        args.extend_from_slice(extra);
+        args.push("t.conf");
+        tarsdock(dir.path(), &args, None)
+    };
+    assert_eq!(lint(&[]).codes(), ["TARS-S103", "TARS-S104"]);
+    assert_eq!(
+        lint(&["--extend-select", "TARS-G"]).codes(),
+        ["TARS-S103", "TARS-S104", "TARS-G006"]
+    );
+    assert_eq!(
+        lint(&["--select", "TARS-G006,hash-in-value"]).codes(),
+        ["TARS-S103", "TARS-G006"]
+    );
+    assert_eq!(lint(&["--ignore", "TARS-S1"]).codes(), Vec::<String>::new());
+    assert_eq!(
+        lint(&["--ignore", "TARS-S1", "--select", "duplicate-key"]).codes(),
+        ["TARS-S104"],
+        "a rule name is more specific than a prefix"
+    );
+
+    let run = lint(&["--ignore", "TARS-Q"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("`TARS-Q` is not a code"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty(), "nothing on stdout on a usage error");
+    let run = lint(&["--ignore", "unterminated-tag"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("always reported"), "{}", run.stderr);
+}
+
+#[test]
+fn a_bad_config_is_a_usage_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("t.conf"), TEMPLATE);
+    write(
+        &dir.path().join("tarsdock.toml"),
+        "[lint]\nfail-levle = \"info\"\n",
+    );
+    let run = tarsdock(dir.path(), &["lint", "t.conf"], None);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("tarsdock.toml"), "{}", run.stderr);
+    assert!(run.stderr.contains("fail-levle"), "{}", run.stderr);
+}
+
+#[test]
+fn explain_and_rules_cover_the_lint_and_portability_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    for code in ["TARS-L001", "unused-suppression", "TARS-G001"] {
+        let run = tarsdock(dir.path(), &["explain", code], None);
+        assert_eq!(run.code, 0, "{code}: {}", run.stderr);
+        assert!(run.stdout.contains("## Why is this bad?"), "{code}");
+    }
+    let run = tarsdock(dir.path(), &["rules", "--json"], None);
+    let rows: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
+    for code in [
+        "TARS-L001",
+        "TARS-L002",
+        "TARS-L003",
+        "TARS-G001",
+        "TARS-G006",
+    ] {
+        assert!(rows.iter().any(|r| r["code"] == code), "{code} listed");
+    }
+}
