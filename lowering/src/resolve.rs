@@ -302,10 +302,19 @@ type KeyPath = (Vec<Vec<u8>>, Vec<u8>);
 /// Walks the members from lowest to highest precedence: the last definition of a key wins,
 /// exactly as upstream's text concatenation + reparse lets the later text win. Domains are
 /// matched by trimmed name, as they are after upstream's serialise/parse round trip.
+///
+/// Known limit: upstream escapes domain names when it serialises but never unescapes them,
+/// so a name holding `=`, `\\`, TAB, CR or LF changes at every level of a chain; such keys are
+/// attributed by their name as written.
 fn provenance(members: &[Member], parses: &[&Parse]) -> Vec<KeyProvenance> {
     let mut table: BTreeMap<KeyPath, Vec<Definition>> = BTreeMap::new();
     for (index, (member, parse)) in members.iter().zip(parses).enumerate() {
-        for child in parse.config.root().children() {
+        // The order upstream serialises in, which decides who wins within one file: root
+        // domains sorted by raw name (`< t >` before `<t>`), nested ones in first-appearance
+        // order.
+        let mut roots: Vec<_> = parse.config.root().children().collect();
+        roots.sort_by(|a, b| a.raw_name().cmp(b.raw_name()));
+        for child in roots {
             collect(child, &mut Vec::new(), index, member.source, &mut table);
         }
     }
