@@ -6,7 +6,9 @@
 //!   the folder must trigger it (and `<rule-name>` must be a known rule);
 //! - `fixtures/parse/*.conf` must lint without errors;
 //! - every input must round-trip through the parser byte for byte.
-
+//!
+//! A folder holding a `templates.toml` (a template set index) lints its fixtures with
+//! `--index`, so chain rules can be shown.
 //!
 //! Bless new or changed snapshots with `cargo insta review` (or `INSTA_UPDATE=always`).
 
@@ -65,8 +67,19 @@ fn check_fixture(path: &Path) {
         "{rel}: a fixture starts with a `#` line saying what it covers"
     );
 
-    let (code, human, _) = tarsdock(&["lint", "--format", "human", "--color", "never", &rel]);
-    let (_, json, _) = tarsdock(&["lint", "--format", "json", &rel]);
+    // A folder with a `templates.toml` lints its templates in the context of that set.
+    let index = path.parent().unwrap().join("templates.toml");
+    let index_arg = relative(&index);
+    let mut human_args = vec!["lint", "--format", "human", "--color", "never"];
+    let mut json_args = vec!["lint", "--format", "json"];
+    if index.exists() {
+        human_args.extend(["--index", &index_arg]);
+        json_args.extend(["--index", &index_arg]);
+    }
+    human_args.push(&rel);
+    json_args.push(&rel);
+    let (code, human, _) = tarsdock(&human_args);
+    let (_, json, _) = tarsdock(&json_args);
     let found = codes_in(&json);
     let has_error = found.iter().any(|(_, s)| s == "error");
     assert_eq!(code, i32::from(has_error), "{rel}: exit code");

@@ -26,3 +26,16 @@ pub fn check_template(parse: &Parse, options: &LintOptions) -> Vec<Diagnostic> {
     diagnostics.sort_by_key(Diagnostic::sort_key);
     diagnostics
 }
+
+/// The findings of resolving a template's chain (cycles, missing parents, dropped members,
+/// emptied keys), with the selection applied. They may point into any file of the chain or
+/// into the index that names the parents.
+#[must_use]
+pub fn check_chain(
+    resolution: &crate::resolve::Resolution,
+    options: &LintOptions,
+) -> Vec<Diagnostic> {
+    let mut diagnostics = resolution.diagnostics.clone();
+    options.selection.apply(&mut diagnostics);
+    diagnostics
+}

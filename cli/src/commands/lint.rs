@@ -48,6 +48,13 @@ pub(crate) struct Args {
     /// Read no config file.
     #[arg(long)]
     pub(crate) no_config: bool,
+    /// Lint templates in the context of their chain: a TOML index of the template set (see
+    /// `tarsdock resolve`). Files listed in it also get chain findings.
+    #[arg(long, value_name = "TOML", conflicts_with = "parents")]
+    pub(crate) index: Option<PathBuf>,
+    /// Lint a single template in the context of these parents, nearest first.
+    #[arg(long = "parent", value_name = "FILE")]
+    pub(crate) parents: Vec<PathBuf>,
 }
 
 pub(crate) fn parse_severity(s: &str) -> Result<Severity, String> {
@@ -72,6 +79,18 @@ pub(crate) fn collect(args: &Args) -> anyhow::Result<Outcome> {
     });
     let mut report = Report::new();
     let mut fails = false;
+    if !args.parents.is_empty() && args.files.len() != 1 {
+        anyhow::bail!("--parent describes the chain of one template: give exactly one file");
+    }
+    let chain = match (&args.index, args.parents.is_empty()) {
+        (Some(index), _) => Some(super::chain::load_index(index, &mut report.sources)?),
+        (None, false) => {
+            let (loaded, _) =
+                super::chain::load_chain(&args.files[0], &args.parents, &mut report.sources)?;
+            Some(loaded)
+        }
+        (None, true) => None,
+    };
     for path in &args.files {
         let stdin = path.as_os_str() == "-";
         let lookup_path = if stdin {
@@ -80,14 +99,36 @@ pub(crate) fn collect(args: &Args) -> anyhow::Result<Outcome> {
             Some(path.as_path())
         };
         let settings = resolver.settings_for(lookup_path)?;
-        let text = super::input::read(path)?;
-        let name = super::input::display_name(path, args.stdin_filename.as_deref());
-        let id = report.sources.add(name, text.clone());
-        let parse = parser::parse(text);
-        for mut d in lowering::lint::check_template(&parse, &settings.options) {
+        // A file of the chain was read with it: lint that copy, then add the chain findings.
+        let member = chain.as_ref().and_then(|c| {
+            let name = c.name_of(path)?;
+            c.set.get(name).map(|t| (c, t))
+        });
+        let (id, owned);
+        let parse = match member {
+            Some((_, template)) => {
+                id = template.source;
+                &template.parse
+            }
+            None => {
+                let text = super::input::read(path)?;
+                let name = super::input::display_name(path, args.stdin_filename.as_deref());
+                id = report.sources.add(name, text.clone());
+                owned = parser::parse(text);
+                &owned
+            }
+        };
+        for mut d in lowering::lint::check_template(parse, &settings.options) {
             fails |= d.severity >= settings.fail_level;
             d.relocate(id);
             report.diagnostics.push(d);
+        }
+        if let Some((loaded, template)) = member {
+            let resolution = lowering::resolve::resolve(&loaded.set, &template.name, None);
+            for d in lowering::lint::check_chain(&resolution, &settings.options) {
+                fails |= d.severity >= settings.fail_level;
+                report.diagnostics.push(d);
+            }
         }
     }
     Ok(Outcome { report, fails })
