@@ -37,6 +37,20 @@ enum Command {
     Explain(commands::explain::Args),
     /// List every diagnostic code.
     Rules(commands::rules::Args),
+    /// Launch a service container from a launch request (idempotent, serialised per service).
+    Launch(commands::launch::Args),
+    /// Stop a service container, running its stop script first; keeps it unless `--rm`.
+    Stop(commands::stop::Args),
+    /// Restart a service container.
+    Restart(commands::restart::Args),
+    /// Show a service container's state (running, exited, absent, …).
+    Status(commands::status::Args),
+    /// Print a service container's output.
+    Logs(commands::logs::Args),
+    /// Stop and remove a service container.
+    Rm(commands::rm::Args),
+    /// Pull images (registry credentials from stdin, a file or the environment).
+    Image(commands::image::Args),
     /// Run the language server on standard input and output (diagnostics, hover, quick fixes).
     Lsp(lsp::Args),
 }
@@ -52,6 +66,13 @@ fn main() -> ExitCode {
         Command::Render(args) => commands::render::run(&args),
         Command::Explain(args) => commands::explain::run(&args),
         Command::Rules(args) => commands::rules::run(&args),
+        Command::Launch(args) => commands::launch::run(&args),
+        Command::Stop(args) => commands::stop::run(&args),
+        Command::Restart(args) => commands::restart::run(&args),
+        Command::Status(args) => commands::status::run(&args),
+        Command::Logs(args) => commands::logs::run(&args),
+        Command::Rm(args) => commands::rm::run(&args),
+        Command::Image(args) => commands::image::run(&args),
         Command::Lsp(args) => lsp::run(&args),
     };
     exit::finish(result)

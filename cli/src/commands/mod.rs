@@ -2,12 +2,20 @@
 
 pub(crate) mod catalogue;
 pub(crate) mod chain;
+pub(crate) mod engine_args;
 pub(crate) mod explain;
 pub(crate) mod fmt;
+pub(crate) mod image;
 pub(crate) mod input;
+pub(crate) mod launch;
 pub(crate) mod lint;
+pub(crate) mod logs;
 pub(crate) mod normalize;
 pub(crate) mod plan;
 pub(crate) mod render;
 pub(crate) mod resolve;
+pub(crate) mod restart;
+pub(crate) mod rm;
 pub(crate) mod rules;
+pub(crate) mod status;
+pub(crate) mod stop;

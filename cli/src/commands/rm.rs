@@ -1,0 +1,43 @@
+//! `tarsdock rm NAME`: stop (with the grace period) and remove a container tarsdock
+//! created. An absent container is not an error.
+
+use runtime::RemoveReport;
+
+use super::engine_args::{EngineArgs, seconds};
+use crate::exit::Status;
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// The container name (`App.Server`).
+    name: String,
+    /// Seconds between SIGTERM and SIGKILL when it is still running.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    timeout: u64,
+    /// Act on a container tarsdock did not create.
+    #[arg(long)]
+    adopt: bool,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
+    let name = args.name.clone();
+    let timeout = seconds(args.timeout);
+    let adopt = args.adopt;
+    args.engine.run(
+        |rt| async move { rt.remove(&name, timeout, adopt).await },
+        human,
+    )
+}
+
+fn human(report: &RemoveReport) -> String {
+    if report.removed {
+        format!(
+            "{}: {}removed\n",
+            report.name,
+            if report.stopped { "stopped and " } else { "" }
+        )
+    } else {
+        format!("{}: no such container\n", report.name)
+    }
+}

@@ -1,0 +1,64 @@
+//! `tarsdock status NAME`: the container's state as tarsnode needs it (running, exited,
+//! absent, …; host pid, start time, exit code, OOM kill, plan hash). An absent container is
+//! an answer, not an error: the exit code is 0 whatever the state.
+
+use runtime::ContainerStatus;
+
+use super::engine_args::EngineArgs;
+use crate::exit::Status;
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// The container name (`App.Server`).
+    name: String,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
+    let name = args.name.clone();
+    args.engine
+        .run(|rt| async move { rt.status(&name).await }, human)
+}
+
+fn human(status: &ContainerStatus) -> String {
+    let mut out = format!("{}: {}\n", status.name, status.state);
+    let mut field = |key: &str, value: Option<String>| {
+        if let Some(value) = value {
+            out.push_str(&format!("  {key:<12} {value}\n"));
+        }
+    };
+    field("id", status.id.clone());
+    field("pid", status.pid.map(|p| p.to_string()));
+    field("started at", status.started_at.clone());
+    field("finished at", status.finished_at.clone());
+    field(
+        "exit code",
+        status
+            .exit_code
+            .filter(|_| status.state != "running")
+            .map(|c| c.to_string()),
+    );
+    field(
+        "oom killed",
+        status.oom_killed.filter(|&k| k).map(|k| k.to_string()),
+    );
+    field("error", status.error.clone());
+    if status.id.is_some() {
+        field(
+            "managed",
+            Some(
+                if status.managed {
+                    "yes"
+                } else {
+                    "no (not created by tarsdock)"
+                }
+                .to_owned(),
+            ),
+        );
+    }
+    field("plan hash", status.plan_hash.clone());
+    field("image", status.image.clone());
+    field("node", status.node.clone());
+    out
+}
