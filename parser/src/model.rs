@@ -1,10 +1,15 @@
 //! The TC_Config semantic model: domains, parameters and raw lines, with upstream's lookups.
 //!
 //! Strings are bytes, as upstream reads them. Keys and values that equal their source text
-//! (no escapes) are stored as spans into the shared source; others are owned.
+//! (no escapes) are stored as spans into the shared source; others live in one owned buffer.
+//!
+//! Layout: every domain, parameter, raw line and open-tag span of a config sits in a few flat
+//! arrays, linked by `u32` indices, with one hash index for keys and one for sub-domains. So a
+//! parse allocates a handful of times whatever the number of domains, and nothing (drop, clone,
+//! serialisation) recurses over the nesting depth.
 
 use std::collections::BTreeMap;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 use hashbrown::HashTable;
@@ -12,17 +17,21 @@ use hashbrown::HashTable;
 use crate::path::{self, PathError};
 use crate::span::Span;
 
-/// Bytes held by the model: a span of the config's source, or owned bytes.
-#[derive(Clone, Debug)]
+/// "No such index" in the links between domains and entries.
+pub(crate) const NONE: u32 = u32::MAX;
+
+/// The root domain's index.
+pub(crate) const ROOT: u32 = 0;
+
+/// Bytes held by the model: a span of the config's source, or of its owned buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Text {
     Src(Span),
-    Owned(Box<[u8]>),
+    Buf(Span),
 }
 
 impl Text {
-    pub(crate) fn owned(bytes: &[u8]) -> Self {
-        Self::Owned(bytes.into())
-    }
+    pub(crate) const EMPTY: Self = Self::Buf(Span::empty(0));
 }
 
 /// Where a parameter came from in the source.
@@ -36,215 +45,112 @@ pub struct ParamOrigin {
     pub value: Option<Span>,
 }
 
-#[derive(Clone, Debug)]
+/// One assignment. Entries of a domain form a list (`next`) in assignment order; an entry
+/// replaced by a later assignment of its key stays in the list, not `live`.
+#[derive(Clone, Copy, Debug)]
 struct Entry {
+    domain: u32,
+    next: u32,
     key: Text,
     value: Text,
     origin: Option<ParamOrigin>,
     live: bool,
 }
 
-/// One `<domain>`: parameters in upstream's key order, sub-domains in first-appearance order,
-/// and every raw parameter line (duplicates included).
-#[derive(Clone, Debug)]
+/// A `u32` range into one of the config's span arrays.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Range32 {
+    start: u32,
+    end: u32,
+}
+
+impl Range32 {
+    fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+/// One `<domain>`: its names, its place in the tree and the heads of its lists.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Domain {
     /// The raw tag text: upstream's map key.
     raw: Text,
     /// The trimmed name: what close tags are compared with and `tostr` writes.
     name: Text,
-    /// Spans of the raw name of every open tag that opened (or re-opened) this domain.
-    opens: Vec<Span>,
-    entries: Vec<Entry>,
-    entry_index: HashTable<u32>,
-    children: Vec<Domain>,
-    child_index: HashTable<u32>,
-    lines: Vec<Span>,
-}
-
-fn hash(bytes: &[u8]) -> u64 {
-    foldhash::fast::FixedState::default().hash_one(bytes)
-}
-
-fn resolve<'a>(src: &'a [u8], text: &'a Text) -> &'a [u8] {
-    match text {
-        Text::Src(span) => src.get(span.range()).unwrap_or_default(),
-        Text::Owned(bytes) => bytes,
-    }
+    parent: u32,
+    first_child: u32,
+    last_child: u32,
+    next_sibling: u32,
+    first_entry: u32,
+    last_entry: u32,
+    /// The raw name's span in the first open tag of this domain.
+    first_open: Option<Span>,
+    /// Raw parameter lines, in `Config::line_spans`.
+    lines: Range32,
+    /// Raw names of every open tag, in `Config::open_spans`.
+    opens: Range32,
 }
 
 impl Domain {
-    pub(crate) fn new(raw: Text, name: Text) -> Self {
+    fn new(raw: Text, name: Text, parent: u32) -> Self {
         Self {
             raw,
             name,
-            opens: Vec::new(),
-            entries: Vec::new(),
-            entry_index: HashTable::new(),
-            children: Vec::new(),
-            child_index: HashTable::new(),
-            lines: Vec::new(),
+            parent,
+            first_child: NONE,
+            last_child: NONE,
+            next_sibling: NONE,
+            first_entry: NONE,
+            last_entry: NONE,
+            first_open: None,
+            lines: Range32::default(),
+            opens: Range32::default(),
         }
     }
 
-    fn find_entry(&self, src: &[u8], key: &[u8]) -> Option<usize> {
-        self.entry_index
-            .find(hash(key), |&i| {
-                resolve(src, &self.entries[i as usize].key) == key
-            })
-            .map(|&i| i as usize)
+    pub(crate) fn name_text(&self) -> Text {
+        self.name
     }
 
-    fn find_child(&self, src: &[u8], raw: &[u8]) -> Option<usize> {
-        self.child_index
-            .find(hash(raw), |&i| {
-                resolve(src, &self.children[i as usize].raw) == raw
-            })
-            .map(|&i| i as usize)
-    }
-
-    /// Upstream `setParamValue(key, value)` as used by parsing: the last value wins and the key
-    /// moves to the end. Returns the origin of the entry it replaced, if any.
-    pub(crate) fn assign(
-        &mut self,
-        src: &[u8],
-        key: Text,
-        value: Text,
-        origin: Option<ParamOrigin>,
-    ) -> Option<Option<ParamOrigin>> {
-        let key_bytes = resolve(src, &key);
-        let h = hash(key_bytes);
-        let new_index = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
-        let entries = &self.entries;
-        let previous = match self
-            .entry_index
-            .find_mut(h, |&i| resolve(src, &entries[i as usize].key) == key_bytes)
-        {
-            Some(slot) => {
-                let old = *slot as usize;
-                *slot = new_index;
-                Some(old)
-            }
-            None => {
-                self.entry_index.insert_unique(h, new_index, |&i| {
-                    hash(resolve(src, &entries[i as usize].key))
-                });
-                None
-            }
-        };
-        let replaced = previous.map(|old| {
-            self.entries[old].live = false;
-            self.entries[old].origin
-        });
-        self.entries.push(Entry {
-            key,
-            value,
-            origin,
-            live: true,
-        });
-        replaced
-    }
-
-    /// Upstream `set`/`insertDomainParam` on one key: an existing key keeps its position.
-    fn set(&mut self, src: &[u8], key: &[u8], value: &[u8]) {
-        match self.find_entry(src, key) {
-            Some(i) => {
-                self.entries[i].value = Text::owned(value);
-                self.entries[i].origin = None;
-            }
-            None => {
-                self.assign(src, Text::owned(key), Text::owned(value), None);
-            }
-        }
-    }
-
-    fn erase(&mut self, src: &[u8], key: &[u8]) {
-        if let Some(i) = self.find_entry(src, key) {
-            self.entries[i].live = false;
-            let entries = &self.entries;
-            if let Ok(slot) = self.entry_index.find_entry(hash(key), |&j| {
-                resolve(src, &entries[j as usize].key) == key
-            }) {
-                slot.remove();
-            }
-        }
-    }
-
-    /// Upstream `addSubDomain(raw)`: reuses an existing child with the same raw key.
-    /// Returns the child's index and whether it already existed.
-    pub(crate) fn add_child(&mut self, src: &[u8], raw: Text, name: Text) -> (usize, bool) {
-        let raw_bytes = resolve(src, &raw);
-        if let Some(i) = self.find_child(src, raw_bytes) {
-            return (i, true);
-        }
-        let h = hash(raw_bytes);
-        let index = self.children.len();
-        let children = &self.children;
-        self.child_index
-            .insert_unique(h, u32::try_from(index).unwrap_or(u32::MAX), |&i| {
-                hash(resolve(src, &children[i as usize].raw))
-            });
-        self.children.push(Self::new(raw, name));
-        (index, false)
-    }
-
-    fn remove_child(&mut self, src: &[u8], index: usize) {
-        self.children.remove(index);
-        self.child_index.clear();
-        for (i, child) in self.children.iter().enumerate() {
-            let children = &self.children;
-            self.child_index.insert_unique(
-                hash(resolve(src, &child.raw)),
-                u32::try_from(i).unwrap_or(u32::MAX),
-                |&j| hash(resolve(src, &children[j as usize].raw)),
-            );
-        }
-    }
-
-    pub(crate) fn child_mut(&mut self, index: usize) -> &mut Self {
-        &mut self.children[index]
-    }
-
-    pub(crate) fn child(&self, index: usize) -> &Self {
-        &self.children[index]
-    }
-
-    pub(crate) fn push_open(&mut self, span: Span) {
-        self.opens.push(span);
+    pub(crate) fn raw_text(&self) -> Text {
+        self.raw
     }
 
     pub(crate) fn first_open(&self) -> Option<Span> {
-        self.opens.first().copied()
+        self.first_open
     }
 
-    pub(crate) fn push_line(&mut self, span: Span) {
-        self.lines.push(span);
+    pub(crate) fn first_child(&self) -> u32 {
+        self.first_child
     }
 
-    pub(crate) fn name_text(&self) -> &Text {
-        &self.name
+    pub(crate) fn next_sibling(&self) -> u32 {
+        self.next_sibling
     }
+}
 
-    pub(crate) fn raw_text(&self) -> &Text {
-        &self.raw
-    }
-
-    pub(crate) fn live_entries(&self) -> impl Iterator<Item = (&Text, &Text, Option<ParamOrigin>)> {
-        self.entries
-            .iter()
-            .filter(|e| e.live)
-            .map(|e| (&e.key, &e.value, e.origin))
-    }
-
-    pub(crate) fn children(&self) -> &[Self] {
-        &self.children
-    }
+fn hash(scope: u32, bytes: &[u8]) -> u64 {
+    let mut h = foldhash::fast::FixedState::default().build_hasher();
+    h.write_u32(scope);
+    h.write(bytes);
+    h.finish()
 }
 
 /// A parsed (or built) TC_Config: the root domain `""` and the source its spans point into.
 #[derive(Clone, Debug)]
 pub struct Config {
     pub(crate) src: Arc<[u8]>,
-    pub(crate) root: Domain,
+    /// Bytes that are not in `src`: unescaped keys and values, names and values set by the API.
+    buf: Vec<u8>,
+    /// `domains[0]` is the root.
+    domains: Vec<Domain>,
+    entries: Vec<Entry>,
+    /// Live entries by (domain, key).
+    entry_index: HashTable<u32>,
+    /// Domains by (parent, raw name).
+    child_index: HashTable<u32>,
+    line_spans: Vec<Span>,
+    open_spans: Vec<Span>,
 }
 
 impl Default for Config {
@@ -284,9 +190,20 @@ impl Config {
     }
 
     pub(crate) fn with_source(src: Arc<[u8]>) -> Self {
+        // Sized for typical templates (a domain per ~800 bytes, a parameter per ~35) so that
+        // parsing rarely grows an array or rehashes.
+        let n = src.len();
+        let mut domains = Vec::with_capacity(n / 800 + 4);
+        domains.push(Domain::new(Text::EMPTY, Text::EMPTY, NONE));
         Self {
             src,
-            root: Domain::new(Text::owned(b""), Text::owned(b"")),
+            buf: Vec::new(),
+            domains,
+            entries: Vec::with_capacity(n / 36 + 4),
+            entry_index: HashTable::with_capacity(n / 36 + 4),
+            child_index: HashTable::with_capacity(n / 800 + 4),
+            line_spans: Vec::new(),
+            open_spans: Vec::new(),
         }
     }
 
@@ -300,8 +217,8 @@ impl Config {
     #[must_use]
     pub fn root(&self) -> DomainRef<'_> {
         DomainRef {
-            src: &self.src,
-            domain: &self.root,
+            config: self,
+            id: ROOT,
         }
     }
 
@@ -404,9 +321,8 @@ impl Config {
     /// A malformed path.
     pub fn set(&mut self, path: &[u8], value: &[u8]) -> Result<(), PathError> {
         let (segments, key) = path::param_path(path)?;
-        let src = Arc::clone(&self.src);
         let domain = self.create_path(&segments);
-        domain.set(&src, key, value);
+        self.set_param(domain, key, value);
         Ok(())
     }
 
@@ -425,10 +341,9 @@ impl Config {
         if !create && self.root().descend(&segments).is_none() {
             return Ok(false);
         }
-        let src = Arc::clone(&self.src);
         let domain = self.create_path(&segments);
         for (key, value) in params {
-            domain.set(&src, key, value);
+            self.set_param(domain, key, value);
         }
         Ok(true)
     }
@@ -439,9 +354,16 @@ impl Config {
     /// A malformed path.
     pub fn erase(&mut self, path: &[u8]) -> Result<(), PathError> {
         let (segments, key) = path::param_path(path)?;
-        let src = Arc::clone(&self.src);
-        if let Some(domain) = self.domain_mut(&segments) {
-            domain.erase(&src, key);
+        if let Some(domain) = self.root().descend(&segments).map(|d| d.id) {
+            let h = hash(domain, key);
+            let (entries, src, buf) = (&self.entries, &self.src, &self.buf);
+            if let Ok(slot) = self.entry_index.find_entry(h, |&i| {
+                let e = &entries[i as usize];
+                e.domain == domain && text(src, buf, e.key) == key
+            }) {
+                let (i, _) = slot.remove();
+                self.entries[i as usize].live = false;
+            }
         }
         Ok(())
     }
@@ -455,41 +377,237 @@ impl Config {
         let Some((last, parents)) = segments.split_last() else {
             return Ok(());
         };
-        let src = Arc::clone(&self.src);
-        if let Some(parent) = self.domain_mut(parents)
-            && let Some(i) = parent.find_child(&src, last)
-        {
-            parent.remove_child(&src, i);
+        let Some(parent) = self.root().descend(parents).map(|d| d.id) else {
+            return Ok(());
+        };
+        let h = hash(parent, last);
+        let (domains, src, buf) = (&self.domains, &self.src, &self.buf);
+        let Ok(slot) = self.child_index.find_entry(h, |&i| {
+            let d = &domains[i as usize];
+            d.parent == parent && text(src, buf, d.raw) == *last
+        }) else {
+            return Ok(());
+        };
+        let (child, _) = slot.remove();
+        // Unlink it from its parent's list; the subtree stays in the arrays, unreachable.
+        let next = self.domains[child as usize].next_sibling;
+        let mut prev = NONE;
+        let mut at = self.domains[parent as usize].first_child;
+        while at != NONE && at != child {
+            prev = at;
+            at = self.domains[at as usize].next_sibling;
+        }
+        if prev == NONE {
+            self.domains[parent as usize].first_child = next;
+        } else {
+            self.domains[prev as usize].next_sibling = next;
+        }
+        if self.domains[parent as usize].last_child == child {
+            self.domains[parent as usize].last_child = prev;
         }
         Ok(())
     }
 
-    fn domain_mut(&mut self, segments: &[&[u8]]) -> Option<&mut Domain> {
-        let src = &self.src;
-        let mut domain = &mut self.root;
-        for segment in segments {
-            let i = domain.find_child(src, segment)?;
-            domain = &mut domain.children[i];
-        }
-        Some(domain)
+    // ---- building, for the parser and the API ---------------------------------------------
+
+    /// The bytes of a text of this config.
+    pub(crate) fn bytes(&self, t: Text) -> &[u8] {
+        text(&self.src, &self.buf, t)
     }
 
-    fn create_path(&mut self, segments: &[&[u8]]) -> &mut Domain {
-        let src = &self.src;
-        let mut domain = &mut self.root;
+    pub(crate) fn domain_at(&self, id: u32) -> &Domain {
+        &self.domains[id as usize]
+    }
+
+    /// Copies `bytes` into the owned buffer.
+    pub(crate) fn own(&mut self, bytes: &[u8]) -> Text {
+        let start = u32::try_from(self.buf.len()).unwrap_or(u32::MAX);
+        self.buf.extend_from_slice(bytes);
+        let end = u32::try_from(self.buf.len()).unwrap_or(u32::MAX);
+        Text::Buf(Span::new(start, end))
+    }
+
+    /// Upstream `addSubDomain(raw)`: reuses the child of `parent` with the same raw key.
+    /// Returns the child's index and whether it already existed.
+    pub(crate) fn add_child(&mut self, parent: u32, raw: Text, name: Text) -> (u32, bool) {
+        let (domains, src, buf) = (&self.domains, &self.src, &self.buf);
+        let raw_bytes = text(src, buf, raw);
+        let h = hash(parent, raw_bytes);
+        let found = self.child_index.find(h, |&i| {
+            let d = &domains[i as usize];
+            d.parent == parent && text(src, buf, d.raw) == raw_bytes
+        });
+        if let Some(&i) = found {
+            return (i, true);
+        }
+        let id = u32::try_from(domains.len()).unwrap_or(NONE);
+        self.child_index.insert_unique(h, id, |&i| {
+            let d = &domains[i as usize];
+            hash(d.parent, text(src, buf, d.raw))
+        });
+        self.domains.push(Domain::new(raw, name, parent));
+        let p = &mut self.domains[parent as usize];
+        if p.last_child == NONE {
+            p.first_child = id;
+        } else {
+            let last = p.last_child;
+            self.domains[last as usize].next_sibling = id;
+        }
+        self.domains[parent as usize].last_child = id;
+        (id, false)
+    }
+
+    pub(crate) fn set_first_open(&mut self, domain: u32, span: Span) {
+        let d = &mut self.domains[domain as usize];
+        if d.first_open.is_none() {
+            d.first_open = Some(span);
+        }
+    }
+
+    /// Upstream `setParamValue(key, value)` as used by parsing: the last value wins and the key
+    /// moves to the end. Returns the origin of the entry it replaced, if any.
+    pub(crate) fn assign(
+        &mut self,
+        domain: u32,
+        key: Text,
+        value: Text,
+        origin: Option<ParamOrigin>,
+    ) -> Option<Option<ParamOrigin>> {
+        let (entries, src, buf) = (&self.entries, &self.src, &self.buf);
+        let key_bytes = text(src, buf, key);
+        let h = hash(domain, key_bytes);
+        let id = u32::try_from(entries.len()).unwrap_or(NONE);
+        let replaced = match self.entry_index.find_mut(h, |&i| {
+            let e = &entries[i as usize];
+            e.domain == domain && text(src, buf, e.key) == key_bytes
+        }) {
+            Some(slot) => {
+                let old = std::mem::replace(slot, id) as usize;
+                self.entries[old].live = false;
+                Some(self.entries[old].origin)
+            }
+            None => {
+                self.entry_index.insert_unique(h, id, |&i| {
+                    let e = &entries[i as usize];
+                    hash(e.domain, text(src, buf, e.key))
+                });
+                None
+            }
+        };
+        self.entries.push(Entry {
+            domain,
+            next: NONE,
+            key,
+            value,
+            origin,
+            live: true,
+        });
+        let d = &mut self.domains[domain as usize];
+        if d.last_entry == NONE {
+            d.first_entry = id;
+        } else {
+            let last = d.last_entry;
+            self.entries[last as usize].next = id;
+        }
+        self.domains[domain as usize].last_entry = id;
+        replaced
+    }
+
+    /// Upstream `set`/`insertDomainParam` on one key: an existing key keeps its position.
+    fn set_param(&mut self, domain: u32, key: &[u8], value: &[u8]) {
+        let (entries, src, buf) = (&self.entries, &self.src, &self.buf);
+        let found = self.entry_index.find(hash(domain, key), |&i| {
+            let e = &entries[i as usize];
+            e.domain == domain && text(src, buf, e.key) == key
+        });
+        match found.copied() {
+            Some(i) => {
+                let value = self.own(value);
+                let e = &mut self.entries[i as usize];
+                e.value = value;
+                e.origin = None;
+            }
+            None => {
+                let (key, value) = (self.own(key), self.own(value));
+                self.assign(domain, key, value, None);
+            }
+        }
+    }
+
+    fn create_path(&mut self, segments: &[&[u8]]) -> u32 {
+        let mut domain = ROOT;
         for segment in segments {
-            let (i, _) = domain.add_child(src, Text::owned(segment), Text::owned(segment));
-            domain = &mut domain.children[i];
+            let existing = self.domain_ref(domain).child(segment).map(|d| d.id);
+            domain = match existing {
+                Some(id) => id,
+                None => {
+                    let name = self.own(segment);
+                    self.add_child(domain, name, name).0
+                }
+            };
         }
         domain
+    }
+
+    pub(crate) fn domain_ref(&self, id: u32) -> DomainRef<'_> {
+        DomainRef { config: self, id }
+    }
+
+    /// Files the raw parameter lines and open-tag spans collected during a parse, given as
+    /// `(domain, span)` in source order, so that each domain's are contiguous and in order.
+    pub(crate) fn file_spans(&mut self, lines: &[(u32, Span)], opens: &[(u32, Span)]) {
+        let n = self.domains.len();
+        let (spans, ranges) = group(n, lines);
+        self.line_spans = spans;
+        for (d, r) in self.domains.iter_mut().zip(ranges) {
+            d.lines = r;
+        }
+        let (spans, ranges) = group(n, opens);
+        self.open_spans = spans;
+        for (d, r) in self.domains.iter_mut().zip(ranges) {
+            d.opens = r;
+        }
+    }
+}
+
+/// Counting sort of `(domain, span)` pairs by domain, keeping source order within a domain.
+fn group(n: usize, pairs: &[(u32, Span)]) -> (Vec<Span>, Vec<Range32>) {
+    let mut ranges = vec![Range32::default(); n];
+    for &(d, _) in pairs {
+        if let Some(r) = ranges.get_mut(d as usize) {
+            r.end += 1;
+        }
+    }
+    let mut at = 0u32;
+    for r in &mut ranges {
+        let len = r.end;
+        *r = Range32 { start: at, end: at };
+        at += len;
+    }
+    let mut spans = vec![Span::default(); at as usize];
+    for &(d, span) in pairs {
+        if let Some(r) = ranges.get_mut(d as usize)
+            && let Some(slot) = spans.get_mut(r.end as usize)
+        {
+            *slot = span;
+            r.end += 1;
+        }
+    }
+    (spans, ranges)
+}
+
+fn text<'a>(src: &'a [u8], buf: &'a [u8], t: Text) -> &'a [u8] {
+    match t {
+        Text::Src(s) => src.get(s.range()).unwrap_or_default(),
+        Text::Buf(s) => buf.get(s.range()).unwrap_or_default(),
     }
 }
 
 /// A borrowed view of one domain.
 #[derive(Clone, Copy)]
 pub struct DomainRef<'a> {
-    src: &'a [u8],
-    domain: &'a Domain,
+    config: &'a Config,
+    id: u32,
 }
 
 /// A borrowed view of one live parameter.
@@ -502,73 +620,95 @@ pub struct ParamRef<'a> {
 }
 
 impl<'a> DomainRef<'a> {
+    fn data(&self) -> &'a Domain {
+        &self.config.domains[self.id as usize]
+    }
+
     /// The trimmed name.
     #[must_use]
     pub fn name(&self) -> &'a [u8] {
-        resolve(self.src, &self.domain.name)
+        self.config.bytes(self.data().name)
     }
 
     /// The raw tag text (upstream's map key), e.g. `" t "` for `< t >`.
     #[must_use]
     pub fn raw_name(&self) -> &'a [u8] {
-        resolve(self.src, &self.domain.raw)
+        self.config.bytes(self.data().raw)
     }
 
     /// Spans of the raw name in every open tag of this domain (duplicates merge).
     #[must_use]
     pub fn open_spans(&self) -> &'a [Span] {
-        &self.domain.opens
+        self.config
+            .open_spans
+            .get(self.data().opens.range())
+            .unwrap_or_default()
     }
 
     /// Live parameters in upstream key order.
     pub fn params(&self) -> impl Iterator<Item = ParamRef<'a>> + 'a {
-        let src = self.src;
-        self.domain
-            .entries
-            .iter()
-            .filter(|e| e.live)
-            .map(move |e| ParamRef {
-                key: resolve(src, &e.key),
-                value: resolve(src, &e.value),
-                origin: e.origin,
-            })
+        let config = self.config;
+        let mut at = self.data().first_entry;
+        std::iter::from_fn(move || {
+            while let Some(e) = config.entries.get(at as usize) {
+                at = e.next;
+                if e.live {
+                    return Some(ParamRef {
+                        key: config.bytes(e.key),
+                        value: config.bytes(e.value),
+                        origin: e.origin,
+                    });
+                }
+            }
+            None
+        })
     }
 
     /// The live parameter `key`.
     #[must_use]
     pub fn param(&self, key: &[u8]) -> Option<ParamRef<'a>> {
-        let e = &self.domain.entries[self.domain.find_entry(self.src, key)?];
+        let config = self.config;
+        let id = self.id;
+        let &i = config.entry_index.find(hash(id, key), |&i| {
+            let e = &config.entries[i as usize];
+            e.domain == id && config.bytes(e.key) == key
+        })?;
+        let e = &config.entries[i as usize];
         Some(ParamRef {
-            key: resolve(self.src, &e.key),
-            value: resolve(self.src, &e.value),
+            key: config.bytes(e.key),
+            value: config.bytes(e.value),
             origin: e.origin,
         })
     }
 
     /// Sub-domains in first-appearance order.
     pub fn children(&self) -> impl Iterator<Item = DomainRef<'a>> + 'a {
-        let src = self.src;
-        self.domain
-            .children
-            .iter()
-            .map(move |domain| DomainRef { src, domain })
+        let config = self.config;
+        let mut at = self.data().first_child;
+        std::iter::from_fn(move || {
+            let d = config.domains.get(at as usize)?;
+            let id = at;
+            at = d.next_sibling;
+            Some(DomainRef { config, id })
+        })
     }
 
     /// The sub-domain whose raw name is `raw`.
     #[must_use]
     pub fn child(&self, raw: &[u8]) -> Option<DomainRef<'a>> {
-        let i = self.domain.find_child(self.src, raw)?;
-        Some(DomainRef {
-            src: self.src,
-            domain: &self.domain.children[i],
-        })
+        let config = self.config;
+        let parent = self.id;
+        let &id = config.child_index.find(hash(parent, raw), |&i| {
+            let d = &config.domains[i as usize];
+            d.parent == parent && config.bytes(d.raw) == raw
+        })?;
+        Some(DomainRef { config, id })
     }
 
     /// Raw trimmed parameter lines in file order, duplicates included.
     pub fn lines(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
-        let src = self.src;
-        self.domain
-            .lines
+        let src: &'a [u8] = &self.config.src;
+        self.line_spans()
             .iter()
             .map(move |s| src.get(s.range()).unwrap_or_default())
     }
@@ -576,7 +716,10 @@ impl<'a> DomainRef<'a> {
     /// Spans of the raw parameter lines.
     #[must_use]
     pub fn line_spans(&self) -> &'a [Span] {
-        &self.domain.lines
+        self.config
+            .line_spans
+            .get(self.data().lines.range())
+            .unwrap_or_default()
     }
 
     pub(crate) fn descend(self, segments: &[&[u8]]) -> Option<Self> {
@@ -586,6 +729,10 @@ impl<'a> DomainRef<'a> {
         }
         Some(current)
     }
+
+    pub(crate) fn id(&self) -> u32 {
+        self.id
+    }
 }
 
 impl std::fmt::Debug for DomainRef<'_> {
@@ -593,5 +740,54 @@ impl std::fmt::Debug for DomainRef<'_> {
         f.debug_struct("DomainRef")
             .field("name", &String::from_utf8_lossy(self.name()))
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::parse;
+
+    /// `depth` nested `<d>` domains, each with one parameter.
+    fn nested(depth: usize) -> Vec<u8> {
+        let mut text = b"<d>\nk=v\n".repeat(depth);
+        text.extend(b"</d>\n".repeat(depth));
+        text
+    }
+
+    /// Runs `f` on a thread with a small stack: anything that recurses once per nesting level
+    /// overflows it.
+    fn on_small_stack(f: impl FnOnce() + Send + 'static) {
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(f)
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    /// Found by the `shapes::deep` benchmark: the tree was a `Domain` holding its children by
+    /// value, so drop and clone recursed once per level, and each line walked the path from
+    /// the root (quadratic: 206 s at depth 10,000).
+    #[test]
+    fn deep_nesting_does_not_recurse() {
+        on_small_stack(|| {
+            let p = parse(nested(20_000));
+            assert!(p.upstream_error.is_none());
+            let copy = p.config.clone();
+            assert_eq!(copy.domain_lines(b"/d/d/d").unwrap(), vec![&b"k=v"[..]]);
+            drop(copy);
+            drop(p);
+        });
+    }
+
+    /// `tostr` of a deep tree used to recurse once per level too.
+    #[test]
+    fn deep_to_text_does_not_recurse() {
+        on_small_stack(|| {
+            let config = parse(nested(1_500)).config;
+            let text = config.to_text().unwrap();
+            assert!(text.starts_with(b"<d>\n  k=v\n  <d>\n"));
+            assert!(text.ends_with(b"  </d>\n</d>\n"));
+        });
     }
 }

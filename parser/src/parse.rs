@@ -1,14 +1,17 @@
 //! The one pass over the input: lines, the TC_Config model, diagnostics and the point where
 //! upstream would refuse the text. Parsing never fails; it recovers and reports.
 
+use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
+
+use hashbrown::HashTable;
 
 use crate::diagnostic::Diagnostic;
 use crate::errors;
 use crate::escape::{self, EscapeError};
-use crate::model::{Config, Domain, ParamOrigin, Text};
+use crate::model::{Config, NONE, ParamOrigin, ROOT, Text};
 use crate::span::Span;
-use crate::syntax::{self, Line, LineKind, SyntaxTree};
+use crate::syntax::{self, Line, LineKind, ParamFacts, SyntaxTree};
 
 /// Where and why upstream `TC_Config::parse` would throw, in upstream's words.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,17 +78,25 @@ impl Config {
 }
 
 struct Frame {
-    /// Child indices from the root down to this domain.
-    path: Vec<u32>,
+    /// The domain this frame opened.
+    id: u32,
     open: Option<Span>,
+    /// The level of the nearest enclosing frame whose domain has the same name, or `NONE`.
+    prev_same: u32,
 }
 
 struct Parser {
     src: Arc<[u8]>,
     lines: Vec<Line>,
-    root: Domain,
+    config: Config,
+    /// Raw parameter lines and open tags as `(domain, span)`, in source order; filed into the
+    /// model at the end.
+    param_lines: Vec<(u32, Span)>,
+    opens: Vec<(u32, Span)>,
     /// Open domains below the root; the root itself is implicit.
     stack: Vec<Frame>,
+    /// The innermost frame level for each open domain name, for close-tag recovery.
+    open_names: HashTable<u32>,
     diagnostics: Vec<Diagnostic>,
     upstream_error: Option<UpstreamError>,
     /// Upstream popped its root at this `</>`.
@@ -95,13 +106,23 @@ struct Parser {
     limit: usize,
 }
 
+fn name_hash(name: &[u8]) -> u64 {
+    let mut h = foldhash::fast::FixedState::default().build_hasher();
+    h.write(name);
+    h.finish()
+}
+
 impl Parser {
     fn new(src: Arc<[u8]>, report: bool) -> Self {
+        let n = src.len();
         Self {
-            lines: Vec::with_capacity(if report { src.len() / 24 + 1 } else { 0 }),
+            lines: Vec::with_capacity(if report { n / 24 + 1 } else { 0 }),
+            config: Config::with_source(Arc::clone(&src)),
+            param_lines: Vec::with_capacity(n / 32 + 4),
+            opens: Vec::with_capacity(n / 800 + 4),
             src,
-            root: Domain::new(Text::owned(b""), Text::owned(b"")),
             stack: Vec::new(),
+            open_names: HashTable::new(),
             diagnostics: Vec::new(),
             upstream_error: None,
             root_closed: None,
@@ -125,12 +146,11 @@ impl Parser {
             let end = memchr::memchr(b'\n', &src[start..]).map_or(src.len(), |i| start + i + 1);
             let body = &src[start..end];
             let (cs, ce) = syntax::trim_range(body);
-            let content_start = start + cs;
-            let content = &src[content_start..start + ce];
+            let content = &body[cs..ce];
             // Offsets fit in u32: checked above.
             #[allow(clippy::cast_possible_truncation)]
-            let base = content_start as u32;
-            let kind = syntax::classify(content, base);
+            let base = (start + cs) as u32;
+            let (kind, facts) = syntax::classify_line(content, base);
             #[allow(clippy::cast_possible_truncation)]
             let line = Line {
                 kind,
@@ -138,9 +158,12 @@ impl Parser {
                 content: Span::new(base, (start + ce) as u32),
                 depth: 0,
             };
-            let depth = self.line(&line, content);
+            let depth = self.line(&line, &facts);
             if self.report {
                 self.lines.push(Line { depth, ..line });
+            } else if self.upstream_error.is_some() {
+                // Upstream throws here; without diagnostics to collect, nothing more to learn.
+                break;
             }
             start = end;
         }
@@ -150,11 +173,12 @@ impl Parser {
 
     fn finish(mut self) -> Parse {
         self.diagnostics.sort_by_key(Diagnostic::sort_key);
-        let mut config = Config::with_source(self.src);
-        config.root = self.root;
+        if self.report || self.upstream_error.is_none() {
+            self.config.file_spans(&self.param_lines, &self.opens);
+        }
         Parse {
             tree: SyntaxTree { lines: self.lines },
-            config,
+            config: self.config,
             diagnostics: self.diagnostics,
             upstream_error: self.upstream_error,
         }
@@ -180,31 +204,62 @@ impl Parser {
         u32::try_from(self.stack.len()).unwrap_or(u32::MAX)
     }
 
-    fn current(&mut self) -> &mut Domain {
-        let mut domain = &mut self.root;
-        if let Some(frame) = self.stack.last() {
-            for &i in &frame.path {
-                domain = domain.child_mut(i as usize);
-            }
-        }
-        domain
+    fn current(&self) -> u32 {
+        self.stack.last().map_or(ROOT, |f| f.id)
     }
 
-    fn current_name(&self) -> Vec<u8> {
-        let mut domain = &self.root;
-        if let Some(frame) = self.stack.last() {
-            for &i in &frame.path {
-                domain = domain.child(i as usize);
+    fn domain_name(&self, id: u32) -> &[u8] {
+        self.config.bytes(self.config.domain_at(id).name_text())
+    }
+
+    fn push_frame(&mut self, id: u32, open: Span) {
+        let level = u32::try_from(self.stack.len()).unwrap_or(NONE);
+        let (config, stack) = (&self.config, &self.stack);
+        let name = config.bytes(config.domain_at(id).name_text());
+        let same = |&l: &u32| {
+            let frame_id = stack[l as usize].id;
+            config.bytes(config.domain_at(frame_id).name_text()) == name
+        };
+        let h = name_hash(name);
+        let prev_same = match self.open_names.find_mut(h, same) {
+            Some(slot) => std::mem::replace(slot, level),
+            None => {
+                self.open_names.insert_unique(h, level, |&l| {
+                    let frame_id = stack[l as usize].id;
+                    name_hash(config.bytes(config.domain_at(frame_id).name_text()))
+                });
+                NONE
+            }
+        };
+        self.stack.push(Frame {
+            id,
+            open: Some(open),
+            prev_same,
+        });
+    }
+
+    fn pop_frame(&mut self) {
+        let level = u32::try_from(self.stack.len())
+            .unwrap_or(NONE)
+            .wrapping_sub(1);
+        let Some(frame) = self.stack.last() else {
+            return;
+        };
+        let prev_same = frame.prev_same;
+        let config = &self.config;
+        let h = name_hash(config.bytes(config.domain_at(frame.id).name_text()));
+        if let Ok(slot) = self.open_names.find_entry(h, |&l| l == level) {
+            if prev_same == NONE {
+                slot.remove();
+            } else {
+                *slot.into_mut() = prev_same;
             }
         }
-        match domain.name_text() {
-            Text::Src(s) => self.text(*s).to_vec(),
-            Text::Owned(b) => b.to_vec(),
-        }
+        self.stack.pop();
     }
 
     /// Handles one line; returns its depth for the syntax tree.
-    fn line(&mut self, line: &Line, content: &[u8]) -> u32 {
+    fn line(&mut self, line: &Line, facts: &ParamFacts) -> u32 {
         let depth = self.depth();
         match line.kind {
             LineKind::Blank | LineKind::Comment => depth,
@@ -214,7 +269,7 @@ impl Parser {
                     line.content,
                     format!(
                         "[TC_Config::parse]:parse error! line : {}",
-                        String::from_utf8_lossy(content)
+                        String::from_utf8_lossy(self.text(line.content))
                     ),
                 );
                 self.push(errors::unterminated_tag(line.content));
@@ -232,7 +287,7 @@ impl Parser {
             }
             LineKind::Param { key, eq, value } => {
                 self.after_root_closed(line.content, false);
-                self.param(line.content, key, eq, value);
+                self.param(line.content, key, eq, value, facts);
                 depth
             }
         }
@@ -242,11 +297,10 @@ impl Parser {
     /// we report as the upstream error at the `</>` (its diagnostic is already out).
     fn after_root_closed(&mut self, span: Span, close: bool) {
         if let Some(root_close) = self.root_closed {
-            let name = self.text(span).to_vec();
             let message = if close {
                 format!(
                     "[TC_Config::parse]:parse error! {} hasn't matched domain.",
-                    String::from_utf8_lossy(&name)
+                    String::from_utf8_lossy(self.text(span))
                 )
             } else {
                 "[TC_Config::parse]: line after the root domain was closed (undefined behaviour upstream)"
@@ -257,177 +311,177 @@ impl Parser {
     }
 
     fn tag_rest(&mut self, rest: Span) {
+        if !self.report {
+            return;
+        }
         let text = self.text(rest);
         let (s, e) = syntax::trim_range(text);
         if s == e {
             return;
         }
         let span = rest.sub(s, e);
-        if text[s] == b'<' {
-            self.push(errors::several_tags_on_line(span));
+        let d = if text[s] == b'<' {
+            errors::several_tags_on_line(span)
         } else {
-            self.push(errors::text_after_tag(span));
-        }
+            errors::text_after_tag(span)
+        };
+        self.diagnostics.push(d);
     }
 
     fn open(&mut self, name: Span) {
-        let src = Arc::clone(&self.src);
-        let raw = src.get(name.range()).unwrap_or_default();
+        let raw = self.text(name);
         let (s, e) = syntax::trim_range(raw);
         let trimmed_span = name.sub(s, e);
         if self.report {
             let trimmed = &raw[s..e];
+            let mut found = Vec::new();
             if s != 0 || e != raw.len() {
-                let d = errors::padded_tag_name(name, trimmed);
-                self.diagnostics.push(d);
+                found.push(errors::padded_tag_name(name, trimmed));
             }
             if trimmed.is_empty()
                 || trimmed.ends_with(b"/")
                 || trimmed.starts_with(b"!")
                 || trimmed.starts_with(b"?")
             {
-                let d = errors::xml_style_tag(name, trimmed);
-                self.diagnostics.push(d);
+                found.push(errors::xml_style_tag(name, trimmed));
             }
+            self.diagnostics.extend(found);
         }
-        let (index, existed, first) = {
-            let parent = self.current();
-            let (index, existed) = parent.add_child(&src, Text::Src(name), Text::Src(trimmed_span));
-            let child = parent.child_mut(index);
-            let first = child.first_open();
-            child.push_open(name);
-            (index, existed, first)
-        };
-        if existed {
-            let shown = self.text(trimmed_span).to_vec();
-            self.push(errors::duplicate_domain(name, first, &shown));
+        let parent = self.current();
+        let (id, existed) = self
+            .config
+            .add_child(parent, Text::Src(name), Text::Src(trimmed_span));
+        let first = self.config.domain_at(id).first_open();
+        self.config.set_first_open(id, name);
+        self.opens.push((id, name));
+        if existed && self.report {
+            let d = errors::duplicate_domain(name, first, self.text(trimmed_span));
+            self.diagnostics.push(d);
         }
-        let mut path = self
-            .stack
-            .last()
-            .map(|f| f.path.clone())
-            .unwrap_or_default();
-        path.push(u32::try_from(index).unwrap_or(u32::MAX));
-        self.stack.push(Frame {
-            path,
-            open: Some(name),
-        });
+        self.push_frame(id, name);
     }
 
     /// Returns the depth of the close line.
     fn close(&mut self, line: Span, name: Span) -> u32 {
-        let close_name = self.text(name).to_vec();
         if self.root_closed.is_some() {
             self.after_root_closed(name, true);
             return 0;
         }
+        let src = Arc::clone(&self.src);
+        let close_name = src.get(name.range()).unwrap_or_default();
         let Some(top) = self.stack.last() else {
             // At the root: `</>` pops it upstream, anything else mismatches the root.
             if close_name.is_empty() {
                 self.root_closed = Some(line);
             } else {
-                self.upstream(
-                    line,
-                    format!(
-                        "[TC_Config::parse]:parse error! <> hasn't match <{}>.",
-                        String::from_utf8_lossy(&close_name)
-                    ),
+                let message = format!(
+                    "[TC_Config::parse]:parse error! <> hasn't match <{}>.",
+                    String::from_utf8_lossy(close_name)
                 );
+                self.upstream(line, message);
             }
-            self.push(errors::unmatched_close_tag(line, &close_name));
+            if self.report {
+                let d = errors::unmatched_close_tag(line, close_name);
+                self.diagnostics.push(d);
+            }
             return 0;
         };
         let top_open = top.open;
-        let top_name = self.current_name();
+        let top_name = self.domain_name(top.id).to_vec();
         if close_name == top_name {
-            self.stack.pop();
+            self.pop_frame();
             return self.depth();
         }
-        self.upstream(
-            line,
-            format!(
-                "[TC_Config::parse]:parse error! <{}> hasn't match <{}>.",
-                String::from_utf8_lossy(&top_name),
-                String::from_utf8_lossy(&close_name)
-            ),
+        let message = format!(
+            "[TC_Config::parse]:parse error! <{}> hasn't match <{}>.",
+            String::from_utf8_lossy(&top_name),
+            String::from_utf8_lossy(close_name)
         );
-        self.push(errors::mismatched_close_tag(
-            line,
-            &close_name,
-            top_open,
-            &top_name,
-        ));
+        self.upstream(line, message);
+        if !self.report {
+            return self.depth();
+        }
+        let d = errors::mismatched_close_tag(line, close_name, top_open, &top_name);
+        self.diagnostics.push(d);
         // Recovery: close up to the innermost enclosing domain with this name (exactly or once
         // trimmed: the inner ones were just reported); with no such domain the close tag is
         // most likely a typo for the innermost one, so close that.
-        let wanted = {
-            let (s, e) = syntax::trim_range(&close_name);
-            close_name[s..e].to_vec()
-        };
-        let depth = self.stack.len();
-        let target = (0..depth).rev().find(|&level| {
-            let mut domain = &self.root;
-            for &i in &self.stack[level].path {
-                domain = domain.child(i as usize);
-            }
-            let name = match domain.name_text() {
-                Text::Src(s) => self.text(*s),
-                Text::Owned(b) => b,
-            };
-            name == wanted.as_slice()
-        });
-        self.stack.truncate(target.unwrap_or(depth - 1));
+        let (s, e) = syntax::trim_range(close_name);
+        let wanted = &close_name[s..e];
+        let (config, stack) = (&self.config, &self.stack);
+        let target = self
+            .open_names
+            .find(name_hash(wanted), |&l| {
+                let frame_id = stack[l as usize].id;
+                config.bytes(config.domain_at(frame_id).name_text()) == wanted
+            })
+            .map_or(self.stack.len() - 1, |&l| l as usize);
+        while self.stack.len() > target {
+            self.pop_frame();
+        }
         self.depth()
     }
 
-    fn param(&mut self, line: Span, key: Span, eq: Option<u32>, value: Option<Span>) {
+    fn param(
+        &mut self,
+        line: Span,
+        key: Span,
+        eq: Option<u32>,
+        value: Option<Span>,
+        facts: &ParamFacts,
+    ) {
         let at_root = self.stack.is_empty();
-        let src = Arc::clone(&self.src);
-        let key_raw = src.get(key.range()).unwrap_or_default();
-        let value_raw = value.and_then(|v| src.get(v.range())).unwrap_or_default();
-
-        let key_text = self.unescaped(key, key_raw);
+        let key_text = if facts.key_escape {
+            self.unescaped(key)
+        } else {
+            Some(Text::Src(key))
+        };
         let value_text = match value {
-            Some(v) if key_text.is_some() => self.unescaped(v, value_raw),
+            Some(v) if key_text.is_some() => {
+                if facts.value_escape {
+                    self.unescaped(v)
+                } else {
+                    Some(Text::Src(v))
+                }
+            }
             Some(_) => None,
-            None => Some(Text::owned(b"")),
+            None => Some(Text::EMPTY),
         };
 
         if self.report {
-            self.param_lints(line, key, eq, value, at_root);
+            self.param_lints(line, key, eq, value, at_root, facts);
         }
 
         let origin = ParamOrigin { line, key, value };
         let domain = self.current();
-        domain.push_line(line);
+        self.param_lines.push((domain, line));
         let (Some(key_text), Some(value_text)) = (key_text, value_text) else {
             // Upstream throws here; keep the raw text so later lookups still see the key.
-            let raw_key = Text::Src(key);
-            let raw_value = value.map_or_else(|| Text::owned(b""), Text::Src);
-            domain.assign(&src, raw_key, raw_value, Some(origin));
+            let raw_value = value.map_or(Text::EMPTY, Text::Src);
+            self.config
+                .assign(domain, Text::Src(key), raw_value, Some(origin));
             return;
         };
-        let replaced = domain.assign(&src, key_text, value_text, Some(origin));
+        let replaced = self
+            .config
+            .assign(domain, key_text, value_text, Some(origin));
         if self.report
             && let Some(previous) = replaced
         {
-            let shown = match escape::unescape(self.text(key)) {
-                Ok(k) => k.into_owned(),
-                Err(_) => self.text(key).to_vec(),
-            };
-            self.diagnostics.push(errors::duplicate_key(
-                &shown,
-                line,
-                previous.map(|p| p.line),
-            ));
+            let raw = self.text(key);
+            let shown = escape::unescape(raw).unwrap_or(std::borrow::Cow::Borrowed(raw));
+            let d = errors::duplicate_key(&shown, line, previous.map(|p| p.line));
+            self.diagnostics.push(d);
         }
     }
 
     /// Unescapes a key or value; on error records upstream's exception and a diagnostic.
-    fn unescaped(&mut self, span: Span, raw: &[u8]) -> Option<Text> {
+    fn unescaped(&mut self, span: Span) -> Option<Text> {
+        let src = Arc::clone(&self.src);
+        let raw = src.get(span.range()).unwrap_or_default();
         match escape::unescape(raw) {
             Ok(std::borrow::Cow::Borrowed(_)) => Some(Text::Src(span)),
-            Ok(std::borrow::Cow::Owned(bytes)) => Some(Text::Owned(bytes.into())),
+            Ok(std::borrow::Cow::Owned(bytes)) => Some(self.config.own(&bytes)),
             Err(e) => {
                 let at = span.sub(e.offset(), (e.offset() + 2).min(raw.len()));
                 let (shown, byte) = match e {
@@ -450,6 +504,7 @@ impl Parser {
         }
     }
 
+    /// The parameter-line lints, from what the line scan found.
     fn param_lints(
         &mut self,
         line: Span,
@@ -457,50 +512,35 @@ impl Parser {
         eq: Option<u32>,
         value: Option<Span>,
         at_root: bool,
+        facts: &ParamFacts,
     ) {
-        let key_raw = self.text(key);
-        let value_raw = value.map(|v| self.text(v)).unwrap_or_default();
-        let mut found = Vec::new();
-        if let Some(i) = memchr::memchr2(b'<', b'>', key_raw) {
-            found.push(errors::angle_bracket_in_text(key.sub(i, i + 1), "key"));
+        let at = |i: usize, end: usize| line.sub(i, end);
+        if let Some(i) = facts.key_angle {
+            self.diagnostics
+                .push(errors::angle_bracket_in_text(at(i, i + 1), "key"));
         }
-        if let (Some(v), Some(i)) = (value, memchr::memchr2(b'<', b'>', value_raw)) {
-            found.push(errors::angle_bracket_in_text(v.sub(i, i + 1), "value"));
+        if let Some(i) = facts.value_angle {
+            self.diagnostics
+                .push(errors::angle_bracket_in_text(at(i, i + 1), "value"));
         }
-        if let Some(v) = value
-            && let Some(i) = memchr::memchr_iter(b'#', value_raw)
-                .find(|&i| i > 0 && matches!(value_raw[i - 1], b' ' | b'\t'))
-        {
-            found.push(errors::hash_in_value(v.sub(i, value_raw.len())));
+        if let (Some(v), Some(i)) = (value, facts.hash) {
+            let start = line.sub(i, i).start;
+            self.diagnostics
+                .push(errors::hash_in_value(Span::new(start, v.end)));
         }
         if key.is_empty() && eq.is_some() {
-            found.push(errors::empty_key(line));
+            self.diagnostics.push(errors::empty_key(line));
         }
         if at_root {
-            found.push(errors::root_level_param(line));
+            self.diagnostics.push(errors::root_level_param(line));
         }
-        // `\\=`: the `=` is skipped as escaped although its backslash is itself escaped.
-        let content = self.text(line);
-        let mut i = 0;
-        while let Some(j) = memchr::memchr(b'=', &content[i..]) {
-            let pos = i + j;
-            if eq.is_some_and(|e| e as usize == line.start as usize + pos) {
-                break;
-            }
-            let slashes = content[..pos]
-                .iter()
-                .rev()
-                .take_while(|&&b| b == b'\\')
-                .count();
-            if slashes >= 2 && slashes % 2 == 0 {
-                found.push(errors::escaped_backslash_before_equals(
-                    line.sub(pos - 2, pos + 1),
-                ));
-                break;
-            }
-            i = pos + 1;
+        if let Some(pos) = facts.escaped_backslash_eq {
+            self.diagnostics
+                .push(errors::escaped_backslash_before_equals(at(
+                    pos - 2,
+                    pos + 1,
+                )));
         }
-        self.diagnostics.extend(found);
     }
 
     fn end_of_input(&mut self) {
@@ -518,12 +558,14 @@ impl Parser {
                 "[TC_Config::parse]:parse error : hasn't match".to_owned(),
             );
         }
-        let frames: Vec<Span> = self.stack.iter().filter_map(|f| f.open).collect();
-        for open in frames.into_iter().rev() {
-            let raw = self.text(open);
-            let (s, e) = syntax::trim_range(raw);
-            let name = raw[s..e].to_vec();
-            self.push(errors::unclosed_domain(open, &name));
+        if self.report {
+            for frame in self.stack.iter().rev() {
+                let Some(open) = frame.open else { continue };
+                let raw = self.text(open);
+                let (s, e) = syntax::trim_range(raw);
+                self.diagnostics
+                    .push(errors::unclosed_domain(open, &raw[s..e]));
+            }
         }
         self.stack.clear();
     }

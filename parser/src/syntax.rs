@@ -83,9 +83,34 @@ impl SyntaxTree {
 }
 
 /// Classifies the trimmed `content` of a line starting at `base`.
+#[cfg(test)]
 pub(crate) fn classify(content: &[u8], base: u32) -> LineKind {
+    classify_line(content, base).0
+}
+
+/// What the parser learns about a parameter line in the same pass that splits it. Offsets
+/// are relative to the line's trimmed content.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ParamFacts {
+    /// A `\` in the key: it needs unescaping.
+    pub(crate) key_escape: bool,
+    /// A `\` in the value.
+    pub(crate) value_escape: bool,
+    /// The first `<` or `>` in the key.
+    pub(crate) key_angle: Option<usize>,
+    /// The first `<` or `>` in the value.
+    pub(crate) value_angle: Option<usize>,
+    /// The first `#` after a blank inside the value (not at its start).
+    pub(crate) hash: Option<usize>,
+    /// The first `=` before the separator that follows an even run of two or more `\`.
+    pub(crate) escaped_backslash_eq: Option<usize>,
+}
+
+/// Classifies the trimmed `content` of a line starting at `base`; for a parameter line, also
+/// returns its [`ParamFacts`].
+pub(crate) fn classify_line(content: &[u8], base: u32) -> (LineKind, ParamFacts) {
     let span = |from: usize, to: usize| Span::new(base, base).sub(from, to);
-    match content.first() {
+    let kind = match content.first() {
         None => LineKind::Blank,
         Some(b'#') => LineKind::Comment,
         Some(b'<') => match tag_line(content) {
@@ -103,7 +128,7 @@ pub(crate) fn classify(content: &[u8], base: u32) -> LineKind {
             Err(_) => LineKind::Unterminated,
         },
         Some(_) => {
-            let eq = find_separator(content);
+            let (eq, facts) = scan_param(content);
             let (key_part, value) = match eq {
                 Some(pos) => {
                     let (vs, ve) = trim_range(&content[pos + 1..]);
@@ -112,13 +137,72 @@ pub(crate) fn classify(content: &[u8], base: u32) -> LineKind {
                 None => (content, None),
             };
             let (ks, ke) = trim_range(key_part);
-            LineKind::Param {
+            let kind = LineKind::Param {
                 key: span(ks, ke),
                 eq: eq.map(|pos| base + u32::try_from(pos).unwrap_or(u32::MAX - base)),
                 value,
+            };
+            return (kind, facts);
+        }
+    };
+    (kind, ParamFacts::default())
+}
+
+/// Bytes that [`scan_param`] looks at; every other byte is skipped.
+const PARAM_SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b'=' as usize] = true;
+    table[b'\\' as usize] = true;
+    table[b'<' as usize] = true;
+    table[b'>' as usize] = true;
+    table[b'#' as usize] = true;
+    table
+};
+
+/// One pass over a parameter line: the separator (upstream's first `=` whose previous byte is
+/// not `\`) and the [`ParamFacts`].
+fn scan_param(content: &[u8]) -> (Option<usize>, ParamFacts) {
+    let mut eq: Option<usize> = None;
+    let mut facts = ParamFacts::default();
+    let mut value_start: Option<usize> = None;
+    for (i, &b) in content.iter().enumerate() {
+        if !PARAM_SPECIAL[b as usize] {
+            continue;
+        }
+        match (b, eq) {
+            (b'=', None) => {
+                let run = content[..i]
+                    .iter()
+                    .rev()
+                    .take_while(|&&c| c == b'\\')
+                    .count();
+                if run == 0 {
+                    eq = Some(i);
+                } else if run >= 2 && run % 2 == 0 && facts.escaped_backslash_eq.is_none() {
+                    facts.escaped_backslash_eq = Some(i);
+                }
             }
+            (b'\\', None) => facts.key_escape = true,
+            (b'\\', Some(_)) => facts.value_escape = true,
+            (b'<' | b'>', None) => {
+                facts.key_angle.get_or_insert(i);
+            }
+            (b'<' | b'>', Some(_)) => {
+                facts.value_angle.get_or_insert(i);
+            }
+            (b'#', Some(e)) if facts.hash.is_none() && matches!(content[i - 1], b' ' | b'\t') => {
+                let start = *value_start.get_or_insert_with(|| {
+                    let rest = &content[e + 1..];
+                    e + 1 + rest.iter().position(|&c| !is_trim(c)).unwrap_or(rest.len())
+                });
+                if i > start {
+                    facts.hash = Some(i);
+                }
+            }
+            _ => {}
         }
     }
+    (eq, facts)
 }
 
 /// `<` [`/`] name `>` — returns whether it is a close tag and the name's length.
@@ -134,13 +218,73 @@ fn tag_line(input: &[u8]) -> IResult<&[u8], (bool, usize)> {
 }
 
 /// The first `=` whose previous byte is not `\` (upstream's rule: only one byte is checked).
-pub(crate) fn find_separator(content: &[u8]) -> Option<usize> {
+/// The reference for [`scan_param`], which finds the same `=` in its single pass.
+#[cfg(test)]
+fn find_separator(content: &[u8]) -> Option<usize> {
     memchr::memchr_iter(b'=', content).find(|&i| i == 0 || content[i - 1] != b'\\')
 }
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// The facts as the parser first computed them, one search per fact: the reference for
+    /// [`scan_param`].
+    fn reference_facts(content: &[u8]) -> (Option<usize>, ParamFacts) {
+        let eq = find_separator(content);
+        let (key_part, value_start) = match eq {
+            Some(pos) => {
+                let (vs, _) = trim_range(&content[pos + 1..]);
+                (&content[..pos], Some(pos + 1 + vs))
+            }
+            None => (content, None),
+        };
+        let value = value_start.map_or(&b""[..], |vs| &content[vs..]);
+        let mut facts = ParamFacts {
+            key_escape: key_part.contains(&b'\\'),
+            value_escape: value.contains(&b'\\'),
+            key_angle: key_part.iter().position(|&b| b == b'<' || b == b'>'),
+            value_angle: value
+                .iter()
+                .position(|&b| b == b'<' || b == b'>')
+                .and_then(|i| Some(value_start? + i)),
+            hash: (1..value.len())
+                .find(|&i| value[i] == b'#' && matches!(value[i - 1], b' ' | b'\t'))
+                .and_then(|i| Some(value_start? + i)),
+            escaped_backslash_eq: None,
+        };
+        for (pos, _) in content.iter().enumerate().filter(|&(_, &b)| b == b'=') {
+            if eq == Some(pos) {
+                break;
+            }
+            let slashes = content[..pos]
+                .iter()
+                .rev()
+                .take_while(|&&b| b == b'\\')
+                .count();
+            if slashes >= 2 && slashes % 2 == 0 {
+                facts.escaped_backslash_eq = Some(pos);
+                break;
+            }
+        }
+        (eq, facts)
+    }
+
+    proptest! {
+        #[test]
+        fn scan_param_matches_reference(
+            line in prop::collection::vec(
+                prop::sample::select(&b"ab =\\<>#\t\r"[..]), 0..24)
+        ) {
+            // A parameter line's content is trimmed and starts with neither `#` nor `<`.
+            let (s, e) = trim_range(&line);
+            let content = &line[s..e];
+            prop_assume!(!content.is_empty() && content[0] != b'#' && content[0] != b'<');
+            prop_assert_eq!(scan_param(content), reference_facts(content));
+        }
+    }
 
     #[test]
     fn classify_lines() {

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::escape;
-use crate::model::{Config, Domain, ParamOrigin, Text};
+use crate::model::{Config, NONE, ParamOrigin};
 use crate::parse::UpstreamError;
 use crate::span::Span;
 
@@ -75,12 +75,8 @@ impl Config {
     /// # Errors
     /// `<` or `>` in any name, key or value (upstream `reverse_parse` throws).
     pub fn to_text(&self) -> Result<Vec<u8>, TostrError> {
-        let mut out = Vec::with_capacity(self.src.len() + 64);
-        let mut order: Vec<&Domain> = self.root.children().iter().collect();
-        order.sort_by(|a, b| self.bytes(a.raw_text()).cmp(self.bytes(b.raw_text())));
-        for domain in order {
-            self.write_domain(domain, 0, &mut out)?;
-        }
+        let mut out = Vec::with_capacity(self.src.len() + self.src.len() / 4 + 64);
+        self.write_text(&mut out)?;
         Ok(out)
     }
 
@@ -90,64 +86,97 @@ impl Config {
     /// # Errors
     /// Either side cannot be serialised, or (in theory) the concatenation does not parse.
     pub fn join(&mut self, other: &Self, update: bool) -> Result<(), JoinError> {
-        let this = self.to_text()?;
-        let that = other.to_text()?;
-        let mut buffer = Vec::with_capacity(this.len() + that.len());
-        if update {
-            buffer.extend_from_slice(&this);
-            buffer.extend_from_slice(&that);
+        let size = self.src.len() + other.src.len();
+        let mut buffer = Vec::with_capacity(size + size / 4 + 128);
+        let (first, second) = if update {
+            (&*self, other)
         } else {
-            buffer.extend_from_slice(&that);
-            buffer.extend_from_slice(&this);
+            (other, &*self)
+        };
+        let written = first
+            .write_text(&mut buffer)
+            .and_then(|()| second.write_text(&mut buffer));
+        if let Err(e) = written {
+            // Upstream serialises `this` before `other`: report the error it would meet first.
+            self.to_text()?;
+            other.to_text()?;
+            return Err(JoinError::Tostr(e));
         }
         *self = Self::parse_upstream(buffer).map_err(JoinError::Parse)?;
         Ok(())
     }
 
-    pub(crate) fn bytes<'a>(&'a self, text: &'a Text) -> &'a [u8] {
-        match text {
-            Text::Src(span) => self.src.get(span.range()).unwrap_or_default(),
-            Text::Owned(bytes) => bytes,
+    /// Appends the `tostr` text to `out`. Iterative: the nesting depth of a template is
+    /// bounded only by its size.
+    fn write_text(&self, out: &mut Vec<u8>) -> Result<(), TostrError> {
+        let mut order: Vec<u32> = self.root().children().map(|d| d.id()).collect();
+        order.sort_by(|&a, &b| {
+            let name = |id| self.bytes(self.domain_at(id).raw_text());
+            name(a).cmp(name(b))
+        });
+        // Open domains, innermost last, each with the next child to write.
+        let mut stack: Vec<(u32, u32)> = Vec::new();
+        for top in order {
+            self.write_open(top, 0, out)?;
+            stack.push((top, self.domain_at(top).first_child()));
+            loop {
+                let level = stack.len().saturating_sub(1);
+                let Some(&mut (id, ref mut next)) = stack.last_mut() else {
+                    break;
+                };
+                if *next == NONE {
+                    self.write_close(id, level, out)?;
+                    stack.pop();
+                    continue;
+                }
+                let child = *next;
+                *next = self.domain_at(child).next_sibling();
+                self.write_open(child, level + 1, out)?;
+                stack.push((child, self.domain_at(child).first_child()));
+            }
         }
+        Ok(())
     }
 
-    fn write_domain(
-        &self,
-        domain: &Domain,
-        level: usize,
-        out: &mut Vec<u8>,
-    ) -> Result<(), TostrError> {
+    /// The open tag and the parameters of one domain.
+    fn write_open(&self, id: u32, level: usize, out: &mut Vec<u8>) -> Result<(), TostrError> {
+        let domain = self.domain_at(id);
         let name = self.bytes(domain.name_text());
-        let fail = |what, text: &[u8], span| TostrError {
-            what,
-            text: text.to_vec(),
-            span,
-        };
-        let name_span = domain.first_open();
         indent(out, level);
         out.push(b'<');
-        escape::escape_into(name, out).map_err(|_| fail("domain name", name, name_span))?;
+        escape::escape_into(name, out)
+            .map_err(|_| fail("domain name", name, domain.first_open()))?;
         out.extend_from_slice(b">\n");
-        for (key, value, origin) in domain.live_entries() {
-            let key = self.bytes(key);
-            let value = self.bytes(value);
+        for param in self.domain_ref(id).params() {
             indent(out, level + 1);
-            escape::escape_into(key, out)
-                .map_err(|_| fail("key", key, origin.map(|o: ParamOrigin| o.key)))?;
-            if !value.is_empty() {
+            escape::escape_into(param.key, out)
+                .map_err(|_| fail("key", param.key, param.origin.map(|o: ParamOrigin| o.key)))?;
+            if !param.value.is_empty() {
                 out.push(b'=');
-                escape::escape_into(value, out)
-                    .map_err(|_| fail("value", value, origin.and_then(|o| o.value)))?;
+                escape::escape_into(param.value, out)
+                    .map_err(|_| fail("value", param.value, param.origin.and_then(|o| o.value)))?;
             }
             out.push(b'\n');
         }
-        for child in domain.children() {
-            self.write_domain(child, level + 1, out)?;
-        }
+        Ok(())
+    }
+
+    fn write_close(&self, id: u32, level: usize, out: &mut Vec<u8>) -> Result<(), TostrError> {
+        let domain = self.domain_at(id);
+        let name = self.bytes(domain.name_text());
         indent(out, level);
         out.extend_from_slice(b"</");
-        escape::escape_into(name, out).map_err(|_| fail("domain name", name, name_span))?;
+        escape::escape_into(name, out)
+            .map_err(|_| fail("domain name", name, domain.first_open()))?;
         out.extend_from_slice(b">\n");
         Ok(())
+    }
+}
+
+fn fail(what: &'static str, text: &[u8], span: Option<Span>) -> TostrError {
+    TostrError {
+        what,
+        text: text.to_vec(),
+        span,
     }
 }
