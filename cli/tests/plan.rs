@@ -195,3 +195,59 @@ fn usage_errors() {
     assert_eq!(code, 2);
     assert!(err.contains("absent.conf"), "{err}");
 }
+
+/// `--node-inputs`: the profile is rendered first; the published ports are tarsnode's.
+#[test]
+fn node_inputs_render_then_plan() {
+    let Some(dir) = testkit::upstream_fixtures("node_inputs_render_then_plan") else {
+        return;
+    };
+    let dir = dir.join("golden/node-config-example");
+    let profile = dir.join("registry-merged-profile.conf");
+    let inputs = dir.join("inputs.json");
+    let (code, out, err) = tarsdock(
+        &[
+            "plan",
+            profile.to_str().unwrap(),
+            "--node-inputs",
+            inputs.to_str().unwrap(),
+            "--image",
+            "img",
+            "--target",
+            "mac",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["name"], "Test.HelloServer");
+    let bindings = &doc["create_body"]["HostConfig"]["PortBindings"];
+    assert_eq!(bindings["10001/tcp"][0]["HostIp"], "192.168.1.10");
+    assert_eq!(bindings["30001/tcp"][0]["HostIp"], "127.0.0.1");
+    assert_eq!(bindings["80/tcp"][0]["HostIp"], "192.168.0.1");
+    // Findings about template lines point into the rendered config.
+    assert!(
+        doc["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["file"].as_str().unwrap().ends_with("(rendered)")),
+        "{out}"
+    );
+
+    let (code, _, err) = tarsdock(
+        &[
+            "plan",
+            profile.to_str().unwrap(),
+            "--node-inputs",
+            "fixtures/plan/absent.json",
+            "--image",
+            "img",
+        ],
+        &[],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("absent.json"), "{err}");
+}

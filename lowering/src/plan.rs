@@ -51,6 +51,58 @@ pub fn plan_generated_config(
     }
 }
 
+/// Plans from a config rendered by [`crate::render::render`] (what `tarsdock render` writes):
+/// the service is read from the rendered config, and its adapters are published on their
+/// *configured* endpoints, as tarsnode publishes them before it rewrites their hosts to
+/// `0.0.0.0`. Spans point into `rendered.text`.
+#[must_use]
+pub fn plan_rendered(
+    rendered: &crate::render::Rendered,
+    overrides: &ServiceOverrides,
+    options: &PlanOptions,
+) -> Lowered {
+    let (service, mut diagnostics) = service_from_config(&rendered.config, overrides);
+    let Some(mut service) = service else {
+        diagnostics.extend(crate::lower::check_container(
+            &rendered.config,
+            options.policy,
+        ));
+        diagnostics.sort_by_key(Diagnostic::sort_key);
+        return Lowered {
+            plan: None,
+            diagnostics,
+        };
+    };
+    let line_of = |name: &str| {
+        service
+            .adapters
+            .iter()
+            .find(|a| a.name == name)
+            .and_then(|a| a.line)
+    };
+    let adapters = rendered
+        .adapter_ports
+        .iter()
+        .map(|port| Adapter {
+            name: port.adapter.clone(),
+            endpoint: port.endpoint.clone(),
+            line: line_of(&port.adapter),
+        })
+        .collect();
+    service.adapters = adapters;
+    if let Some(local) = &rendered.local {
+        let line = service.local.as_ref().and_then(|(_, line)| *line);
+        service.local = Some((local.clone(), line));
+    }
+    let mut lowered = lower(&rendered.config, &service, options);
+    diagnostics.append(&mut lowered.diagnostics);
+    diagnostics.sort_by_key(Diagnostic::sort_key);
+    Lowered {
+        plan: lowered.plan,
+        diagnostics,
+    }
+}
+
 /// The service as the generated config describes it: app, server and node from
 /// `/tars/application/server`, the server directory from `datapath` (`serverDir/data/`), the
 /// exe path from `basepath`, the log path from `logpath`, every adapter domain with an

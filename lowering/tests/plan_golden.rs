@@ -295,3 +295,40 @@ fn restart_policy_uses_the_api_keys() {
     let at = argv.iter().position(|a| a == "--restart").unwrap();
     assert_eq!(argv[at + 1], "on-failure:5");
 }
+
+/// With node inputs, the profile is rendered as `tarsdock render` does and the adapters are
+/// published on their configured endpoints: the same port map as tarsnode's.
+#[test]
+fn rendered_profile_plans_tarsnodes_port_map() {
+    let Some(dir) = testkit::upstream_fixtures("rendered_profile_plans_tarsnodes_port_map") else {
+        return;
+    };
+    let dir = dir.join("golden/node-config-example");
+    let inputs_json = testkit::read(&dir.join("inputs.json"));
+    let inputs = lowering::render::NodeInputs::from_json(&inputs_json).unwrap();
+    let profile = parser::parse(testkit::read(&dir.join("registry-merged-profile.conf")));
+    let rendered = lowering::render::render(&profile.config, &inputs).unwrap();
+    let options = PlanOptions {
+        image: IMAGE.to_owned(),
+        target: Target::Mac,
+        ..PlanOptions::default()
+    };
+    let lowered = lowering::plan::plan_rendered(&rendered, &ServiceOverrides::default(), &options);
+    assert!(!lowered.has_errors(), "{:#?}", lowered.diagnostics);
+    let plan = lowered.plan.unwrap();
+    let published: BTreeMap<String, String> = plan
+        .network
+        .ports()
+        .iter()
+        .map(|p| (p.key(), format!("{}:{}", p.host_ip, p.host_port)))
+        .collect();
+    let expected: Value = serde_json::from_slice(&inputs_json).unwrap();
+    let expected: BTreeMap<String, String> = expected["container_ports_expected"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| *k != "note")
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(published, expected);
+}

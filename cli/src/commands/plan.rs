@@ -8,9 +8,12 @@ use std::fmt::Write as _;
 use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 
+use anyhow::Context as _;
+
 use lowering::ir::{ContainerPlan, MountOrigin, PortOrigin, RestartPolicy, Target, TemplateLine};
 use lowering::lower::{Lowered, PlanOptions, Policy};
-use lowering::plan::{ServiceOverrides, plan_generated_config};
+use lowering::plan::{ServiceOverrides, plan_generated_config, plan_rendered};
+use lowering::render::{NodeInputs, render};
 use parser::{Severity, SourceId, Sources};
 use serde_json::{Value, json};
 
@@ -37,8 +40,13 @@ pub(crate) enum TargetArg {
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
-    /// The service's generated config (`-` reads standard input).
+    /// The service's generated config; with `--node-inputs`, the registry-merged profile
+    /// (`-` reads standard input).
     pub(crate) config: PathBuf,
+    /// Node facts as JSON (as for `tarsdock render`): CONFIG is then rendered first, and the
+    /// adapters are published on their configured endpoints.
+    #[arg(long, value_name = "INPUTS.json")]
+    pub(crate) node_inputs: Option<PathBuf>,
     /// The image to run the service in, used as is (e.g. `tarscloud/tars.cppbase:latest`).
     #[arg(long)]
     pub(crate) image: String,
@@ -106,6 +114,8 @@ fn parse_restart(text: &str) -> Result<RestartPolicy, String> {
 pub(crate) struct Planned {
     pub(crate) report: Report,
     pub(crate) lowered: Lowered,
+    /// The source the plan's spans point into (the rendered config with `--node-inputs`).
+    pub(crate) plan_source: SourceId,
 }
 
 /// Reads, parses and plans `args.config`.
@@ -139,15 +149,51 @@ pub(crate) fn plan(args: &Args) -> anyhow::Result<Planned> {
         exe_path: args.exe_path.clone(),
         log_path: args.log_path.clone(),
     };
-    let mut lowered = plan_generated_config(&parse.config, &overrides, &options);
+    let (mut lowered, lowered_source) = match &args.node_inputs {
+        None => (
+            plan_generated_config(&parse.config, &overrides, &options),
+            id,
+        ),
+        Some(path) if parse.upstream_error.is_none() => {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let inputs =
+                NodeInputs::from_json(&bytes).with_context(|| format!("in {}", path.display()))?;
+            let rendered = render(&parse.config, &inputs)
+                .with_context(|| format!("cannot render {}", args.config.display()))?;
+            let rendered_id = report.sources.add(
+                format!(
+                    "{} (rendered)",
+                    super::input::display_name(&args.config, args.stdin_filename.as_deref())
+                ),
+                rendered.text.clone(),
+            );
+            (plan_rendered(&rendered, &overrides, &options), rendered_id)
+        }
+        // Upstream refuses the profile: its errors are the findings; nothing is rendered.
+        Some(_) => (
+            Lowered {
+                plan: None,
+                diagnostics: Vec::new(),
+            },
+            id,
+        ),
+    };
+    for d in &mut lowered.diagnostics {
+        d.relocate(lowered_source);
+    }
     let mut diagnostics = parse.diagnostics;
-    diagnostics.append(&mut lowered.diagnostics);
-    diagnostics.sort_by_key(parser::Diagnostic::sort_key);
     for d in &mut diagnostics {
         d.relocate(id);
     }
+    diagnostics.append(&mut lowered.diagnostics);
+    diagnostics.sort_by_key(parser::Diagnostic::sort_key);
     report.diagnostics = diagnostics;
-    Ok(Planned { report, lowered })
+    Ok(Planned {
+        report,
+        lowered,
+        plan_source: lowered_source,
+    })
 }
 
 #[allow(clippy::print_stderr)]
@@ -177,7 +223,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
             };
             let mut text = render::human::render(&planned.report, color, 100);
             match usable {
-                Some(plan) => text.push_str(&summary(plan, &planned.report.sources)),
+                Some(plan) => {
+                    text.push_str(&summary(plan, &planned.report.sources, planned.plan_source))
+                }
                 None => text.push_str("no container planned: fix the errors above\n"),
             }
             text
@@ -215,13 +263,11 @@ pub(crate) fn json_document(planned: &Planned, usable: Option<&ContainerPlan>) -
 }
 
 /// A short description of the container for people.
-fn summary(plan: &ContainerPlan, sources: &Sources) -> String {
+fn summary(plan: &ContainerPlan, sources: &Sources, source: SourceId) -> String {
     let at = |line: &TemplateLine| -> String {
-        sources
-            .get(SourceId::MAIN)
-            .map_or_else(String::new, |file| {
-                format!("{}:{}", file.name, file.line_col(line.line.start).line)
-            })
+        sources.get(source).map_or_else(String::new, |file| {
+            format!("{}:{}", file.name, file.line_col(line.line.start).line)
+        })
     };
     let mut out = String::new();
     let _ = writeln!(
