@@ -184,6 +184,14 @@ pub struct EnsuredImage {
     pub pulled: Option<String>,
 }
 
+/// What [`ensure_image`] reports while it works.
+pub(crate) enum PullStep<'a> {
+    /// A pull starts, for this reason.
+    Starting(&'a str),
+    /// A progress message of the pull.
+    Progress(&'a PullProgress),
+}
+
 /// Whether a launch may pull.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -267,7 +275,7 @@ pub(crate) async fn ensure_image(
     expected_id: Option<&str>,
     policy: PullPolicy,
     auth: Option<&RegistryAuth>,
-    progress: &mut dyn FnMut(&PullProgress),
+    steps: &mut dyn FnMut(PullStep<'_>),
 ) -> Result<EnsuredImage> {
     let expected_id = expected_id.filter(|e| !e.trim().is_empty());
     let reason = match inspect_image(docker, address, image).await? {
@@ -292,15 +300,18 @@ pub(crate) async fn ensure_image(
         });
     }
     tracing::info!(image, %reason, "pulling");
-    let report = pull(docker, address, image, auth, progress)
-        .await
-        .map_err(|e| match e {
-            Error::PullFailed { message, .. } => Error::ImageUnavailable {
-                image: image.to_owned(),
-                reason: format!("{reason}, and the pull failed: {message}"),
-            },
-            other => other,
-        })?;
+    steps(PullStep::Starting(&reason));
+    let report = pull(docker, address, image, auth, &mut |p| {
+        steps(PullStep::Progress(p));
+    })
+    .await
+    .map_err(|e| match e {
+        Error::PullFailed { message, .. } => Error::ImageUnavailable {
+            image: image.to_owned(),
+            reason: format!("{reason}, and the pull failed: {message}"),
+        },
+        other => other,
+    })?;
     if let Some(expected) = expected_id {
         let digests = inspect_image(docker, address, image)
             .await?

@@ -19,7 +19,9 @@ use serde::Serialize;
 use crate::diagnose;
 use crate::engine::{self, EngineAddress, EngineInfo, Failure, classify};
 use crate::error::{Error, Operation, Result};
-use crate::image::{self, EnsuredImage, PullPolicy, PullProgress, PullReport, RegistryAuth};
+use crate::image::{
+    self, EnsuredImage, PullPolicy, PullProgress, PullReport, PullStep, RegistryAuth,
+};
 use crate::lock::{ServiceLock, default_lock_dir, lock_service};
 use crate::request::{
     LABEL_APP, LABEL_MANAGED_BY, LABEL_NODE, LABEL_PLAN_HASH, LABEL_SERVER, LaunchRequest,
@@ -515,7 +517,7 @@ impl Runtime {
             warnings: Vec::new(),
         };
 
-        if let Some(existing) = self.inspect(name).await? {
+        if let Some(existing) = self.inspect_named(name).await? {
             let status = ContainerStatus::from_inspect(name, &existing);
             let id = status.id.clone().unwrap_or_else(|| name.to_owned());
             let same_plan =
@@ -622,7 +624,7 @@ impl Runtime {
     /// [`Error::ForeignContainer`] without `adopt`; engine errors.
     pub async fn stop(&self, name: &str, options: &StopOptions) -> Result<StopReport> {
         let _lock = self.lock(name).await?;
-        let Some(existing) = self.inspect(name).await? else {
+        let Some(existing) = self.inspect_named(name).await? else {
             return Ok(StopReport {
                 name: name.to_owned(),
                 action: StopAction::Absent,
@@ -640,13 +642,20 @@ impl Runtime {
                 id,
             });
         }
+        let state = status.status_enum();
         let running = matches!(
-            status.status_enum(),
-            Some(ContainerStateStatusEnum::RUNNING | ContainerStateStatusEnum::RESTARTING)
+            state,
+            Some(
+                ContainerStateStatusEnum::RUNNING
+                    | ContainerStateStatusEnum::RESTARTING
+                    | ContainerStateStatusEnum::PAUSED
+            )
         );
         let mut script = None;
         let action = if running {
-            if let Some(path) = options.script.as_deref() {
+            if let (Some(path), Some(ContainerStateStatusEnum::RUNNING)) =
+                (options.script.as_deref(), state)
+            {
                 script = Some(self.run_script(&id, path, options.script_timeout).await);
             }
             self.stop_container(&id, options.timeout).await?;
@@ -707,7 +716,7 @@ impl Runtime {
     /// [`Error::ForeignContainer`] without `adopt`; engine errors.
     pub async fn remove(&self, name: &str, timeout: Duration, adopt: bool) -> Result<RemoveReport> {
         let _lock = self.lock(name).await?;
-        let Some(existing) = self.inspect(name).await? else {
+        let Some(existing) = self.inspect_named(name).await? else {
             return Ok(RemoveReport {
                 name: name.to_owned(),
                 id: None,
@@ -748,7 +757,7 @@ impl Runtime {
     /// # Errors
     /// Transport, timeout and engine errors.
     pub async fn status(&self, name: &str) -> Result<ContainerStatus> {
-        Ok(match self.inspect(name).await? {
+        Ok(match self.inspect_named(name).await? {
             Some(inspect) => ContainerStatus::from_inspect(name, &inspect),
             None => ContainerStatus::absent(name),
         })
@@ -764,7 +773,7 @@ impl Runtime {
         name: &str,
         request: LogsRequest,
     ) -> Result<impl Stream<Item = Result<LogChunk>> + Send + 'static + use<>> {
-        if self.inspect(name).await?.is_none() {
+        if self.inspect_named(name).await?.is_none() {
             return Err(Error::NotFound {
                 name: name.to_owned(),
             });
@@ -825,7 +834,6 @@ impl Runtime {
         options: &LaunchOptions,
         events: &mut dyn FnMut(LaunchEvent),
     ) -> Result<EnsuredImage> {
-        let mut pull_announced = false;
         let image = image::ensure_image(
             &self.docker,
             &self.address,
@@ -833,15 +841,12 @@ impl Runtime {
             request.expected_image_id.as_deref(),
             options.pull,
             options.auth.as_ref(),
-            &mut |progress| {
-                if !pull_announced {
-                    pull_announced = true;
-                    events(LaunchEvent::Pulling {
-                        image: request.image.clone(),
-                        reason: "missing or different".to_owned(),
-                    });
-                }
-                events(LaunchEvent::Pull(progress.clone()));
+            &mut |step| match step {
+                PullStep::Starting(reason) => events(LaunchEvent::Pulling {
+                    image: request.image.clone(),
+                    reason: reason.to_owned(),
+                }),
+                PullStep::Progress(progress) => events(LaunchEvent::Pull(progress.clone())),
             },
         )
         .await?;
@@ -871,6 +876,15 @@ impl Runtime {
         }
     }
 
+    /// Inspects the container *named* `name`. The engine also resolves id prefixes, so a
+    /// name that happens to be a prefix of another container's id would find that one; such
+    /// a match is not the service's container.
+    async fn inspect_named(&self, name: &str) -> Result<Option<ContainerInspectResponse>> {
+        Ok(self.inspect(name).await?.filter(|inspect| {
+            inspect.name.as_deref().map(|n| n.trim_start_matches('/')) == Some(name)
+        }))
+    }
+
     /// The status of a container that must exist.
     async fn status_of(&self, name: &str, id: &str) -> Result<ContainerStatus> {
         match self.inspect(id).await? {
@@ -883,7 +897,7 @@ impl Runtime {
     }
 
     async fn managed_status(&self, name: &str, adopt: bool) -> Result<ContainerStatus> {
-        let Some(existing) = self.inspect(name).await? else {
+        let Some(existing) = self.inspect_named(name).await? else {
             return Err(Error::NotFound {
                 name: name.to_owned(),
             });

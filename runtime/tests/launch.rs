@@ -333,6 +333,9 @@ async fn a_foreign_container_is_left_alone_unless_adopted() {
     assert_eq!(state, format!("{foreign} running"));
     let status = rt.status(&name).await.unwrap();
     assert!(!status.managed);
+    // A service name that is a prefix of the foreign container's id is not that container.
+    let prefix = &foreign[..12];
+    assert_eq!(rt.status(prefix).await.unwrap().state, "absent");
 
     let adopt = LaunchOptions {
         adopt: true,
