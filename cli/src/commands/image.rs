@@ -156,20 +156,25 @@ impl PullView {
     }
 
     pub(crate) fn update(&mut self, progress: &PullProgress) {
-        let key = progress.layer.clone().unwrap_or_default();
+        // `<tag>: Pulling from <repo>` carries the tag in the id field; it is not a layer.
+        let layer = progress
+            .layer
+            .as_ref()
+            .filter(|_| !progress.status.starts_with("Pulling from"));
+        let key = layer.cloned().unwrap_or_default();
         if let Some((multi, bars)) = &mut self.bars {
-            if progress.layer.is_none() {
+            if layer.is_none() {
                 let _ = multi.println(format!("{}: {}", self.image, progress.status));
                 return;
             }
-            let bar = bars.entry(key).or_insert_with(|| {
+            let bar = bars.entry(key.clone()).or_insert_with(|| {
                 let bar = multi.add(ProgressBar::new(0));
                 if let Ok(style) = ProgressStyle::with_template(
                     "{prefix:>12} {msg:<20} [{bar:30}] {bytes:>10}/{total_bytes:<10}",
                 ) {
                     bar.set_style(style.progress_chars("=> "));
                 }
-                bar.set_prefix(progress.layer.clone().unwrap_or_default());
+                bar.set_prefix(key.clone());
                 bar
             });
             bar.set_message(progress.status.clone());
@@ -186,7 +191,7 @@ impl PullView {
         if self.last_status.get(&key) != Some(&progress.status) {
             self.last_status
                 .insert(key.clone(), progress.status.clone());
-            match &progress.layer {
+            match layer {
                 Some(layer) => note(&format!("{}: {layer}: {}", self.image, progress.status)),
                 None => note(&format!("{}: {}", self.image, progress.status)),
             }
