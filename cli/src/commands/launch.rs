@@ -93,7 +93,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
 }
 
 fn human(report: &LaunchReport) -> String {
-    let id = &report.id[..report.id.len().min(12)];
+    let id: String = report.id.chars().take(12).collect();
     let what = match report.action {
         runtime::LaunchAction::Unchanged => "unchanged, running".to_owned(),
         runtime::LaunchAction::Started => "started again".to_owned(),

@@ -34,7 +34,7 @@ fn human(report: &RestartReport) -> String {
         "{}: {} ({}){}\n",
         report.name,
         report.state,
-        &report.id[..report.id.len().min(12)],
+        report.id.chars().take(12).collect::<String>(),
         report
             .pid
             .map(|pid| format!(", pid {pid}"))
