@@ -515,3 +515,37 @@ async fn failures_name_their_cause() {
         .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Usage);
 }
+
+#[tokio::test]
+async fn engine_warnings_are_reported() {
+    if !engine_available("engine_warnings_are_reported") {
+        return;
+    }
+    let cleanup = Cleanup::new();
+    let locks = tempfile::tempdir().unwrap();
+    let rt = common::connect(locks.path()).await;
+    let mut request = sleeper(&unique_name("warned"), &cleanup);
+    // Port bindings on the host network: the engine accepts them with a warning.
+    request.body.exposed_ports = Some(vec!["9000/tcp".into()]);
+    let host_config = request.body.host_config.as_mut().unwrap();
+    host_config.network_mode = Some("host".into());
+    host_config.port_bindings = Some(std::collections::HashMap::from([(
+        "9000/tcp".to_owned(),
+        Some(vec![runtime::models::PortBinding {
+            host_ip: None,
+            host_port: Some(free_port().to_string()),
+        }]),
+    )]));
+    common::rehash(&mut request);
+    let report = rt
+        .launch(&request, &LaunchOptions::default(), &mut no_events())
+        .await
+        .unwrap();
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("Published ports are discarded")),
+        "{report:?}"
+    );
+}
