@@ -66,22 +66,59 @@ pub struct AngleBracket {
 /// `<` or `>` anywhere in `s`.
 pub fn escape_into(s: &[u8], out: &mut Vec<u8>) -> Result<(), AngleBracket> {
     let mut start = 0;
-    for (i, &b) in s.iter().enumerate() {
-        let escaped: &[u8] = match b {
+    let mut i = 0;
+    while i < s.len() {
+        // Skip eight bytes at a time while none of them can need escaping; a short tail is
+        // padded with NUL bytes, which never do.
+        let chunk = s.get(i..).unwrap_or_default();
+        let n = chunk.len().min(8);
+        let mut bytes = [0u8; 8];
+        for (slot, &b) in bytes.iter_mut().zip(chunk) {
+            *slot = b;
+        }
+        let mask = escape_candidates(u64::from_le_bytes(bytes));
+        if mask == 0 {
+            i += n;
+            continue;
+        }
+        i += (mask.trailing_zeros() / 8) as usize;
+        let escaped: &[u8] = match s[i] {
             b'\\' => b"\\\\",
             b'\r' => b"\\r",
             b'\n' => b"\\n",
             b'\t' => b"\\t",
             b'=' => b"\\=",
             b'<' | b'>' => return Err(AngleBracket { offset: i }),
-            _ => continue,
+            _ => {
+                i += 1;
+                continue;
+            }
         };
         out.extend_from_slice(&s[start..i]);
         out.extend_from_slice(escaped);
-        start = i + 1;
+        i += 1;
+        start = i;
     }
     out.extend_from_slice(&s[start..]);
     Ok(())
+}
+
+/// The high bit of each byte of `word` that equals `byte`. Exact: no carry crosses bytes.
+pub(crate) const fn bytes_equal(word: u64, byte: u8) -> u64 {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const LO7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let x = word ^ (LO * byte as u64);
+    !(((x & LO7) + LO7) | x) & HI
+}
+
+/// Bytes of `word` that may need escaping: `\`, 0x08..=0x0F (TAB, LF, CR and neighbours) and
+/// 0x3C..=0x3F (`<`, `=`, `>` and `?`); the caller checks each candidate exactly.
+const fn escape_candidates(word: u64) -> u64 {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    bytes_equal(word & (LO * 0xF8), 0x08)
+        | bytes_equal(word & (LO * 0xFC), 0x3C)
+        | bytes_equal(word, b'\\')
 }
 
 /// Upstream `reverse_parse` into a new buffer.
@@ -117,6 +154,36 @@ mod tests {
             })
         );
         assert_eq!(unescape(br"ab\"), Err(EscapeError::Trailing { offset: 2 }));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn escape_matches_byte_by_byte(
+            s in proptest::collection::vec(
+                proptest::sample::select(&b"ab=\\\r\n\t?\x08\x0b<>;"[..]), 0..40)
+        ) {
+            let mut reference = Vec::new();
+            let mut expected = Ok(());
+            for (i, &b) in s.iter().enumerate() {
+                match b {
+                    b'\\' => reference.extend_from_slice(b"\\\\"),
+                    b'\r' => reference.extend_from_slice(b"\\r"),
+                    b'\n' => reference.extend_from_slice(b"\\n"),
+                    b'\t' => reference.extend_from_slice(b"\\t"),
+                    b'=' => reference.extend_from_slice(b"\\="),
+                    b'<' | b'>' => {
+                        expected = Err(AngleBracket { offset: i });
+                        break;
+                    }
+                    _ => reference.push(b),
+                }
+            }
+            let got = escape(&s);
+            match expected {
+                Ok(()) => proptest::prop_assert_eq!(got, Ok(reference)),
+                Err(e) => proptest::prop_assert_eq!(got, Err(e)),
+            }
+        }
     }
 
     #[test]

@@ -475,22 +475,26 @@ impl Config {
     ) -> Option<Option<ParamOrigin>> {
         let (entries, src, buf) = (&self.entries, &self.src, &self.buf);
         let key_bytes = text(src, buf, key);
-        let h = hash(domain, key_bytes);
         let id = u32::try_from(entries.len()).unwrap_or(NONE);
-        let replaced = match self.entry_index.find_mut(h, |&i| {
-            let e = &entries[i as usize];
-            e.domain == domain && text(src, buf, e.key) == key_bytes
-        }) {
-            Some(slot) => {
-                let old = std::mem::replace(slot, id) as usize;
+        let slot = self.entry_index.entry(
+            hash(domain, key_bytes),
+            |&i| {
+                let e = &entries[i as usize];
+                e.domain == domain && text(src, buf, e.key) == key_bytes
+            },
+            |&i| {
+                let e = &entries[i as usize];
+                hash(e.domain, text(src, buf, e.key))
+            },
+        );
+        let replaced = match slot {
+            hashbrown::hash_table::Entry::Occupied(mut o) => {
+                let old = std::mem::replace(o.get_mut(), id) as usize;
                 self.entries[old].live = false;
                 Some(self.entries[old].origin)
             }
-            None => {
-                self.entry_index.insert_unique(h, id, |&i| {
-                    let e = &entries[i as usize];
-                    hash(e.domain, text(src, buf, e.key))
-                });
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(id);
                 None
             }
         };
@@ -556,44 +560,41 @@ impl Config {
     /// Files the raw parameter lines and open-tag spans collected during a parse, given as
     /// `(domain, span)` in source order, so that each domain's are contiguous and in order.
     pub(crate) fn file_spans(&mut self, lines: &[(u32, Span)], opens: &[(u32, Span)]) {
-        let n = self.domains.len();
-        let (spans, ranges) = group(n, lines);
-        self.line_spans = spans;
-        for (d, r) in self.domains.iter_mut().zip(ranges) {
-            d.lines = r;
-        }
-        let (spans, ranges) = group(n, opens);
-        self.open_spans = spans;
-        for (d, r) in self.domains.iter_mut().zip(ranges) {
-            d.opens = r;
-        }
+        self.line_spans = group(&mut self.domains, lines, |d| &mut d.lines);
+        self.open_spans = group(&mut self.domains, opens, |d| &mut d.opens);
     }
 }
 
-/// Counting sort of `(domain, span)` pairs by domain, keeping source order within a domain.
-fn group(n: usize, pairs: &[(u32, Span)]) -> (Vec<Span>, Vec<Range32>) {
-    let mut ranges = vec![Range32::default(); n];
+/// Counting sort of `(domain, span)` pairs by domain, keeping source order within a domain;
+/// each domain's range is written through `range`.
+fn group(
+    domains: &mut [Domain],
+    pairs: &[(u32, Span)],
+    range: impl Fn(&mut Domain) -> &mut Range32,
+) -> Vec<Span> {
     for &(d, _) in pairs {
-        if let Some(r) = ranges.get_mut(d as usize) {
-            r.end += 1;
+        if let Some(domain) = domains.get_mut(d as usize) {
+            range(domain).end += 1;
         }
     }
     let mut at = 0u32;
-    for r in &mut ranges {
+    for domain in domains.iter_mut() {
+        let r = range(domain);
         let len = r.end;
         *r = Range32 { start: at, end: at };
         at += len;
     }
     let mut spans = vec![Span::default(); at as usize];
     for &(d, span) in pairs {
-        if let Some(r) = ranges.get_mut(d as usize)
-            && let Some(slot) = spans.get_mut(r.end as usize)
-        {
-            *slot = span;
-            r.end += 1;
+        if let Some(domain) = domains.get_mut(d as usize) {
+            let r = range(domain);
+            if let Some(slot) = spans.get_mut(r.end as usize) {
+                *slot = span;
+                r.end += 1;
+            }
         }
     }
-    (spans, ranges)
+    spans
 }
 
 fn text<'a>(src: &'a [u8], buf: &'a [u8], t: Text) -> &'a [u8] {

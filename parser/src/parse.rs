@@ -116,13 +116,13 @@ impl Parser {
     fn new(src: Arc<[u8]>, report: bool) -> Self {
         let n = src.len();
         Self {
-            lines: Vec::with_capacity(if report { n / 24 + 1 } else { 0 }),
+            lines: Vec::with_capacity(if report { n / 16 + 4 } else { 0 }),
             config: Config::with_source(Arc::clone(&src)),
             param_lines: Vec::with_capacity(n / 32 + 4),
             opens: Vec::with_capacity(n / 800 + 4),
             src,
-            stack: Vec::new(),
-            open_names: HashTable::new(),
+            stack: Vec::with_capacity(8),
+            open_names: HashTable::with_capacity(8),
             diagnostics: Vec::new(),
             upstream_error: None,
             root_closed: None,
