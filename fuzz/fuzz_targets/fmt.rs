@@ -13,7 +13,11 @@ fuzz_target!(|data: &[u8]| {
     }
     let formatted = format(&p);
     let again = check_parse(&formatted);
-    assert!(!again.has_errors(), "formatted text has errors: {:?}", again.diagnostics);
+    assert!(
+        !again.has_errors(),
+        "formatted text has errors: {:?}",
+        again.diagnostics
+    );
     assert_eq!(again.config.to_text(), p.config.to_text(), "same to_text");
     assert_eq!(dump(&again.config), dump(&p.config), "same model");
     assert_eq!(format(&again), formatted, "idempotent");

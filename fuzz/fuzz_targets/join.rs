@@ -23,7 +23,11 @@ fuzz_target!(|data: &[u8]| {
     match (this_text, other_text) {
         (Err(e), _) | (Ok(_), Err(e)) => assert_eq!(res, Err(JoinError::Tostr(e))),
         (Ok(x), Ok(y)) => {
-            let concat = if update { [x, y].concat() } else { [y, x].concat() };
+            let concat = if update {
+                [x, y].concat()
+            } else {
+                [y, x].concat()
+            };
             match Config::parse_upstream(concat) {
                 Ok(expected) => {
                     assert_eq!(res, Ok(()));

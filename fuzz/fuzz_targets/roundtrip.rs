@@ -25,6 +25,14 @@ fuzz_target!(|data: &[u8]| {
         again.diagnostics
     );
     let quiet = Config::parse_upstream(text.clone()).expect("to_text output parses upstream");
-    assert_eq!(quiet.to_text().as_deref(), Ok(text.as_slice()), "to_text is a fixpoint");
-    assert_eq!(again.config.to_text().as_deref(), Ok(text.as_slice()), "to_text is a fixpoint");
+    assert_eq!(
+        quiet.to_text().as_deref(),
+        Ok(text.as_slice()),
+        "to_text is a fixpoint"
+    );
+    assert_eq!(
+        again.config.to_text().as_deref(),
+        Ok(text.as_slice()),
+        "to_text is a fixpoint"
+    );
 });

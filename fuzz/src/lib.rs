@@ -30,7 +30,11 @@ pub fn check_parse(data: &[u8]) -> Parse {
 
     // Diagnostics: in bounds, sorted, deterministic.
     for d in &p.diagnostics {
-        assert!(d.span.start <= d.span.end && d.span.end <= len, "span {:?}", d.span);
+        assert!(
+            d.span.start <= d.span.end && d.span.end <= len,
+            "span {:?}",
+            d.span
+        );
         for label in &d.related {
             let s = label.span;
             assert!(s.start <= s.end && s.end <= len, "related span {s:?}");
@@ -91,7 +95,10 @@ pub fn roundtrip_quirk(config: &Config) -> Option<&'static str> {
                 // `< t >` is written `<t>`: it merges with `<t>`, sorts differently, and
                 // `< /t>` is written as a close tag.
                 quirk = Some("padded domain name");
-            } else if name.iter().any(|b| matches!(b, b'\\' | b'=' | b'\r' | b'\n' | b'\t')) {
+            } else if name
+                .iter()
+                .any(|b| matches!(b, b'\\' | b'=' | b'\r' | b'\n' | b'\t'))
+            {
                 // Names are escaped on output but never unescaped on input.
                 quirk = Some("domain name with an escaped byte");
             }
