@@ -9,6 +9,8 @@
 //!   [`lock`]), stop (with the stop script really run), restart, remove, status, logs, pull.
 //! - [`image`]: ensure and pull, with base64url registry auth and in-stream error handling.
 //! - [`diagnose`]: engine messages mapped back to template lines.
+//! - [`manifest`], [`sync`], [`login`]: the image manifest (registries and base images),
+//!   syncing it through the same ensure step as a launch, and the registry login check.
 //!
 //! Every failure is a typed [`Error`] whose [`ErrorKind`] a caller maps to its outcome.
 //! The runtime never removes or replaces a container it did not create (label
@@ -22,8 +24,11 @@ pub mod engine;
 mod error;
 pub mod image;
 pub mod lock;
+pub mod login;
+pub mod manifest;
 pub mod request;
 mod runtime;
+pub mod sync;
 
 pub use engine::{AddressSource, EngineAddress, EngineInfo, Platform};
 pub use error::{Error, ErrorKind, Operation, Result};

@@ -28,6 +28,11 @@ pub(crate) struct Args {
 enum Command {
     /// Pull an image (the whole progress stream is read; an error inside it fails the pull).
     Pull(PullArgs),
+    /// Ensure every image of a manifest (pull when missing or its id differs from the
+    /// expected one), concurrently; one line per image with its id and result.
+    Sync(super::image_sync::SyncArgs),
+    /// Try each registry's credentials of a manifest through the engine (`POST /auth`).
+    LoginCheck(super::image_sync::LoginCheckArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -103,6 +108,8 @@ impl CredentialArgs {
 pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
     match &args.command {
         Command::Pull(pull) => run_pull(pull),
+        Command::Sync(sync) => super::image_sync::run_sync(sync),
+        Command::LoginCheck(check) => super::image_sync::run_login_check(check),
     }
 }
 

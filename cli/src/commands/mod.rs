@@ -6,6 +6,7 @@ pub(crate) mod engine_args;
 pub(crate) mod explain;
 pub(crate) mod fmt;
 pub(crate) mod image;
+pub(crate) mod image_sync;
 pub(crate) mod input;
 pub(crate) mod launch;
 pub(crate) mod lint;
