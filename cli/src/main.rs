@@ -51,6 +51,8 @@ enum Command {
     Rm(commands::rm::Args),
     /// Pull images (registry credentials from stdin, a file or the environment).
     Image(commands::image::Args),
+    /// Lay a service out from its tgz package as tarsnode does and run it in a container.
+    Deploy(Box<commands::deploy::Args>),
     /// Run the language server on standard input and output (diagnostics, hover, quick fixes).
     Lsp(lsp::Args),
 }
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
         Command::Logs(args) => commands::logs::run(&args),
         Command::Rm(args) => commands::rm::run(&args),
         Command::Image(args) => commands::image::run(&args),
+        Command::Deploy(args) => commands::deploy::run(&args),
         Command::Lsp(args) => lsp::run(&args),
     };
     exit::finish(result)

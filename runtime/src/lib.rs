@@ -19,15 +19,19 @@
 //! This crate does not lower templates (that is `lowering`), knows nothing of terminals or
 //! exit codes (that is `cli`), and never panics on an engine reply.
 
+pub mod deploy;
 pub mod diagnose;
 pub mod engine;
 mod error;
 pub mod image;
 pub mod lock;
+pub mod package;
+pub mod plan_request;
 pub mod login;
 pub mod manifest;
 pub mod request;
 mod runtime;
+pub mod script;
 pub mod sync;
 
 pub use engine::{AddressSource, EngineAddress, EngineInfo, Platform};

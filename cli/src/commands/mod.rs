@@ -2,6 +2,7 @@
 
 pub(crate) mod catalogue;
 pub(crate) mod chain;
+pub(crate) mod deploy;
 pub(crate) mod engine_args;
 pub(crate) mod explain;
 pub(crate) mod fmt;

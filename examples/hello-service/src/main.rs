@@ -13,7 +13,8 @@
 //!
 //! Protocol (line based, plain text): on connect the service sends
 //! `hello from App.Server version=VERSION`, where VERSION is the `VERSION` environment
-//! variable or, when unset, the crate version. Then each request line gets one reply line:
+//! variable, else the first line of a file named `VERSION` beside the executable (so a
+//! package can carry its version), else the crate version. Then each request line gets one reply line:
 //!
 //! | request | reply |
 //! | --- | --- |
@@ -250,7 +251,19 @@ fn version() -> String {
     std::env::var("VERSION")
         .ok()
         .filter(|v| !v.is_empty())
+        .or_else(version_file)
         .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_owned())
+}
+
+/// The first line of `VERSION` beside the executable, when there is one.
+fn version_file() -> Option<String> {
+    let exe = std::env::current_exe().ok()?;
+    let text = fs::read_to_string(exe.parent()?.join("VERSION")).ok()?;
+    text.lines()
+        .next()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
 }
 
 /// The service log: one timestamped line per event, shared by the connection threads.
