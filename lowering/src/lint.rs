@@ -16,6 +16,7 @@ pub struct LintOptions {
 #[must_use]
 pub fn check_template(parse: &Parse, options: &LintOptions) -> Vec<Diagnostic> {
     let mut diagnostics = parse.diagnostics.clone();
+    diagnostics.extend(crate::plan::lint_checks(&parse.config));
     diagnostics.extend(crate::macros::check(parse));
     if options.selection.any_enabled(crate::portability::FAMILY) {
         diagnostics.extend(crate::portability::check(parse));
