@@ -68,20 +68,19 @@ pub fn escape_into(s: &[u8], out: &mut Vec<u8>) -> Result<(), AngleBracket> {
     let mut start = 0;
     let mut i = 0;
     while i < s.len() {
-        // Skip eight bytes at a time while none of them can need escaping; a short tail is
-        // padded with NUL bytes, which never do.
-        let chunk = s.get(i..).unwrap_or_default();
-        let n = chunk.len().min(8);
-        let mut bytes = [0u8; 8];
-        for (slot, &b) in bytes.iter_mut().zip(chunk) {
-            *slot = b;
+        // Skip eight bytes at a time while none of them can need escaping; a tail shorter
+        // than a word goes byte by byte (cheaper for the short keys and values of templates).
+        if let Some(word) = s.get(i..i + 8) {
+            let bytes = [
+                word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
+            ];
+            let mask = escape_candidates(u64::from_le_bytes(bytes));
+            if mask == 0 {
+                i += 8;
+                continue;
+            }
+            i += (mask.trailing_zeros() / 8) as usize;
         }
-        let mask = escape_candidates(u64::from_le_bytes(bytes));
-        if mask == 0 {
-            i += n;
-            continue;
-        }
-        i += (mask.trailing_zeros() / 8) as usize;
         let escaped: &[u8] = match s[i] {
             b'\\' => b"\\\\",
             b'\r' => b"\\r",
