@@ -130,7 +130,7 @@ fn replace_pattern(value: &mut Value, from: &str, to: &str) -> usize {
 fn assert_valid_sarif(validator: &jsonschema::Validator, log: &Value, what: &str) {
     let errors: Vec<String> = validator
         .iter_errors(log)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .map(|e| format!("{e} at {}", e.instance_path()))
         .collect();
     assert!(
         errors.is_empty(),

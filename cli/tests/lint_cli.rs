@@ -242,6 +242,11 @@ fn explain_and_rules_cover_the_lint_and_portability_codes() {
         let run = tarsdock(dir.path(), &["explain", code], None);
         assert_eq!(run.code, 0, "{code}: {}", run.stderr);
         assert!(run.stdout.contains("## Why is this bad?"), "{code}");
+        assert_eq!(
+            run.stdout.contains("Off by default"),
+            code == "TARS-G001",
+            "{code}: only the portability family is opt-in"
+        );
     }
     let run = tarsdock(dir.path(), &["rules", "--json"], None);
     let rows: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();

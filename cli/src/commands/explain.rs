@@ -17,8 +17,18 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
             args.code
         );
     };
+    let opt_in = lowering::selection::OPT_IN_FAMILIES
+        .iter()
+        .find(|family| info.code.as_str().starts_with(*family));
+    let enabled = match opt_in {
+        Some(family) => format!(
+            " Off by default: enable it with `extend-select = [\"{family}\"]` in tarsdock.toml \
+             or `--extend-select {family}`."
+        ),
+        None => String::new(),
+    };
     let text = format!(
-        "# {} ({})\n\nDefault severity: {}. {}.\n\n{}\n",
+        "# {} ({})\n\nDefault severity: {}.{enabled} {}.\n\n{}\n",
         info.code,
         info.name,
         info.severity,
