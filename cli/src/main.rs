@@ -38,7 +38,7 @@ enum Command {
     /// List every diagnostic code.
     Rules(commands::rules::Args),
     /// Launch a service container from a launch request (idempotent, serialised per service).
-    Launch(commands::launch::Args),
+    Launch(Box<commands::launch::Args>),
     /// Stop a service container, running its stop script first; keeps it unless `--rm`.
     Stop(commands::stop::Args),
     /// Restart a service container.
