@@ -32,8 +32,7 @@ use parser::{Severity, SourceId};
 use runtime::deploy::{DeployError, DeployErrorKind, DeployInput, Deployment, FileAction};
 use runtime::script::{RunMode, ServerType};
 use runtime::{
-    EngineAddress, ErrorKind, LaunchEvent, LaunchOptions, LaunchReport, PullPolicy, Runtime,
-    RuntimeOptions,
+    EngineAddress, LaunchEvent, LaunchOptions, LaunchReport, PullPolicy, Runtime, RuntimeOptions,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -417,17 +416,7 @@ fn human(outcome: &Outcome<'_>) -> String {
 
 /// A runtime failure: its class's exit code (the engine commands' table), JSON under `--json`.
 fn runtime_failure(args: &Args, error: &runtime::Error) -> anyhow::Error {
-    let code = match error.kind() {
-        ErrorKind::Usage => 2,
-        ErrorKind::EngineUnreachable => 3,
-        ErrorKind::ImageUnavailable => 4,
-        ErrorKind::EngineRefused => 5,
-        ErrorKind::Timeout => 6,
-        ErrorKind::Conflict => 7,
-        ErrorKind::MountSourceMissing => 8,
-        ErrorKind::PortInUse => 9,
-        ErrorKind::NotFound => 10,
-    };
+    let code = super::engine_args::exit_code(error.kind());
     fail(args, code, error.kind().as_str(), &error.to_string(), None)
 }
 
