@@ -23,21 +23,6 @@ fn upstream() -> Option<PathBuf> {
     dir.join("templates").is_dir().then_some(dir)
 }
 
-fn parent_of(name: &str) -> &'static str {
-    match name {
-        "tars.springboot" => "tars.tarsjava.default",
-        "tars.tarsAdminRegistry"
-        | "tars.tarsconfig"
-        | "tars.tarsnotify"
-        | "tars.tarsproperty"
-        | "tars.tarsqueryproperty"
-        | "tars.tarsstat"
-        | "tars.tarsquerystat"
-        | "tars.tarsregistry" => "tars.framework-db",
-        _ => "tars.default",
-    }
-}
-
 fn upstream_set(dir: &std::path::Path) -> (TemplateSet, Vec<String>) {
     let mut set = TemplateSet::new();
     let mut names = Vec::new();
@@ -52,7 +37,7 @@ fn upstream_set(dir: &std::path::Path) -> (TemplateSet, Vec<String>) {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
         names.push(name.clone());
         set.add(Template {
-            parent: Some(parent_of(&name).to_owned()),
+            parent: Some(testkit::installer_parent(&name).to_owned()),
             parent_at: None,
             source: SourceId(u32::try_from(i).unwrap()),
             parse: parser::parse(std::fs::read(&path).unwrap()),

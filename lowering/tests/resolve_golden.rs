@@ -10,22 +10,6 @@ use lowering::render::{NodeInputs, render};
 use lowering::resolve::{Profile, Template, TemplateSet, resolve};
 use parser::{SourceId, Sources};
 
-/// Parents as `deploy/tars-install.sh` assigns them (fixtures-upstream/templates/README.md).
-fn parent_of(name: &str) -> &'static str {
-    match name {
-        "tars.springboot" => "tars.tarsjava.default",
-        "tars.tarsAdminRegistry"
-        | "tars.tarsconfig"
-        | "tars.tarsnotify"
-        | "tars.tarsproperty"
-        | "tars.tarsqueryproperty"
-        | "tars.tarsstat"
-        | "tars.tarsquerystat"
-        | "tars.tarsregistry" => "tars.framework-db",
-        _ => "tars.default",
-    }
-}
-
 fn upstream_set(dir: &Path, sources: &mut Sources) -> TemplateSet {
     let mut set = TemplateSet::new();
     let mut entries: Vec<_> = std::fs::read_dir(dir.join("templates"))
@@ -39,7 +23,7 @@ fn upstream_set(dir: &Path, sources: &mut Sources) -> TemplateSet {
         let text = testkit::read(&path);
         let source = sources.add(name.clone(), text.clone());
         set.add(Template {
-            parent: Some(parent_of(&name).to_owned()),
+            parent: Some(testkit::installer_parent(&name).to_owned()),
             parent_at: None,
             source,
             parse: parser::parse(text),

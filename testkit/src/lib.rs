@@ -56,3 +56,21 @@ pub fn upstream_fixtures(test: &str) -> Option<PathBuf> {
 pub fn read(path: &std::path::Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// The parent template the Tars installer (`deploy/tars-install.sh`, `update_template`)
+/// assigns to each upstream template (`fixtures-upstream/templates/README.md`).
+#[must_use]
+pub fn installer_parent(name: &str) -> &'static str {
+    match name {
+        "tars.springboot" => "tars.tarsjava.default",
+        "tars.tarsAdminRegistry"
+        | "tars.tarsconfig"
+        | "tars.tarsnotify"
+        | "tars.tarsproperty"
+        | "tars.tarsqueryproperty"
+        | "tars.tarsstat"
+        | "tars.tarsquerystat"
+        | "tars.tarsregistry" => "tars.framework-db",
+        _ => "tars.default",
+    }
+}
