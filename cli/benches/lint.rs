@@ -143,7 +143,15 @@ fn keystroke(bencher: Bencher<'_, '_>, every_family: bool) {
 }
 
 /// Where one keystroke's time goes, step by step, on the unchanged 1 MB template.
-#[divan::bench(args = ["parse", "check", "check_macros", "check_suppress", "to_lsp"])]
+#[divan::bench(args = [
+    "parse",
+    "line_index",
+    "check",
+    "check_container",
+    "check_macros",
+    "check_suppress",
+    "to_lsp",
+])]
 fn keystroke_steps(bencher: Bencher<'_, '_>, step: &str) {
     let Some(text) = LARGE.as_ref() else {
         return;
@@ -151,10 +159,35 @@ fn keystroke_steps(bencher: Bencher<'_, '_>, step: &str) {
     let options = options(false);
     let uri: Uri = "file:///bench/large-1mb.conf".parse().unwrap();
     let doc = document::Document::new(text.clone(), 1, &options);
+    let found = || lowering::lint::check_template(&doc.parse, &options);
     match step {
         "parse" => bencher.bench_local(|| black_box(parser::parse(text.as_bytes().to_vec()))),
-        "check" => bencher
-            .bench_local(|| black_box(lowering::lint::check_template(&doc.parse, &options).len())),
-        _ => bencher.bench_local(|| black_box(doc.lsp_diagnostics(&uri).len())),
+        "check" => bencher.bench_local(|| black_box(found().len())),
+        "check_container" => {
+            bencher.bench_local(|| black_box(lowering::plan::lint_checks(&doc.parse.config)));
+        }
+        "check_macros" => bencher.bench_local(|| black_box(lowering::macros::check(&doc.parse))),
+        "check_suppress" => {
+            let all = found();
+            bencher
+                .with_inputs(|| all.clone())
+                .bench_local_values(|found| {
+                    black_box(lowering::suppress::apply(
+                        &doc.parse,
+                        found,
+                        &options.selection,
+                    ))
+                });
+        }
+        "line_index" => {
+            bencher.bench_local(|| {
+                black_box(parser::LineIndex::from_lines(
+                    text.as_bytes(),
+                    &doc.parse.tree.lines,
+                ))
+            });
+        }
+        "to_lsp" => bencher.bench_local(|| black_box(doc.lsp_diagnostics(&uri).len())),
+        other => panic!("no keystroke step `{other}`"),
     }
 }

@@ -1,7 +1,7 @@
 //! `${name}` macros: tarsnode's expansion (`decodeMacro`) and the lint that finds references
 //! tarsnode would leave alone or replace by accident.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use nom::bytes::complete::{tag, take_while1};
 use nom::{IResult, Parser as _};
@@ -89,7 +89,7 @@ fn macro_ref(input: &[u8]) -> IResult<&[u8], &[u8]> {
 pub fn references(text: &[u8], base: Span) -> Vec<Reference<'_>> {
     let mut found = Vec::new();
     let mut from = 0;
-    while let Some(i) = memchr::memmem::find(&text[from..], b"${") {
+    while let Some(i) = find_open(&text[from..]) {
         let at = from + i;
         match macro_ref(&text[at..]) {
             Ok((rest, name)) => {
@@ -121,11 +121,10 @@ pub fn references(text: &[u8], base: Span) -> Vec<Reference<'_>> {
 pub fn check(parse: &Parse) -> Vec<Diagnostic> {
     let src = parse.source();
     let mut out = Vec::new();
+    // A template repeats its unknown names (`${db_host}` in every section): look each up once.
+    let mut suggestions: HashMap<&[u8], Option<&'static str>> = HashMap::new();
     let mut visit = |span: Span, place: Option<&str>| {
         let text = src.get(span.range()).unwrap_or_default();
-        if memchr::memmem::find(text, b"${").is_none() {
-            return;
-        }
         for reference in references(text, span) {
             match reference {
                 Reference::Unterminated { span } => out.push(codes::unterminated_macro(span)),
@@ -135,55 +134,104 @@ pub fn check(parse: &Parse) -> Vec<Diagnostic> {
                             out.push(codes::macro_in_key_or_tag(span, name, place));
                         }
                     } else {
-                        out.push(codes::unknown_macro(span, name, suggest(name)));
+                        let suggestion = *suggestions
+                            .entry(name.as_bytes())
+                            .or_insert_with(|| suggest(name));
+                        out.push(codes::unknown_macro(span, name, suggestion));
                     }
                 }
             }
         }
     };
-    for line in &parse.tree.lines {
-        match line.kind {
-            LineKind::Open { name, .. } => visit(name, Some("tag name")),
-            LineKind::Param { key, value, .. } => {
-                visit(key, Some("key"));
-                if let Some(value) = value {
-                    visit(value, None);
-                }
-            }
-            _ => {}
+    // One pass over the whole text for `${`, each hit mapped to the key, value or tag name
+    // holding it (a reference never spans two of them: a key ends before `=` or a blank, a
+    // value at the end of its line, a tag name at `>`). Most lines hold no macro, so this
+    // beats scanning every key and value on its own.
+    let lines = &parse.tree.lines;
+    let mut at_line = 0usize;
+    let mut visited: Option<Span> = None;
+    for hit in memchr::memmem::find_iter(src, b"${") {
+        let Ok(hit) = u32::try_from(hit) else {
+            break;
+        };
+        // Hits ascend: walk forward (sequential, unlike a binary search per hit).
+        while lines.get(at_line).is_some_and(|line| line.full.end <= hit) {
+            at_line += 1;
+        }
+        let Some(line) = lines.get(at_line) else {
+            break;
+        };
+        let holds = |span: Span| span.start <= hit && hit + 2 <= span.end;
+        let field = match line.kind {
+            LineKind::Open { name, .. } if holds(name) => Some((name, Some("tag name"))),
+            LineKind::Param { key, .. } if holds(key) => Some((key, Some("key"))),
+            LineKind::Param {
+                value: Some(value), ..
+            } if holds(value) => Some((value, None)),
+            _ => None,
+        };
+        if let Some((span, place)) = field
+            && visited != Some(span)
+        {
+            visited = Some(span);
+            visit(span, place);
         }
     }
     out
 }
 
-/// The known macro closest to `name` (by edit distance, at most 2), if any.
+/// The offset of the first `${` in `text`.
+///
+/// Keys and values are short, so a `memchr` for `$` beats building a substring searcher for
+/// every one of them (the lint visits each key and value of the template).
+fn find_open(text: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(b'$', text).find(|&i| text.get(i + 1) == Some(&b'{'))
+}
+
+/// The greatest edit distance at which a known macro is suggested.
+const MAX_DISTANCE: usize = 2;
+
+/// The known macro closest to `name` (by edit distance, ignoring ASCII case, at most
+/// [`MAX_DISTANCE`]); the alphabetically first on a tie.
 fn suggest(name: &str) -> Option<&'static str> {
+    let name: Vec<char> = name.chars().collect();
     KNOWN
         .iter()
-        .map(|k| {
-            (
-                distance(&name.to_ascii_lowercase(), &k.to_ascii_lowercase()),
-                *k,
-            )
-        })
-        .filter(|(d, _)| *d <= 2)
+        .filter_map(|k| distance(&name, k).map(|d| (d, *k)))
         .min()
         .map(|(_, k)| k)
 }
 
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
+/// Levenshtein distance between `a` and `b` with ASCII letters compared case-insensitively,
+/// or `None` when it exceeds [`MAX_DISTANCE`] (decided early from the lengths, without
+/// allocating: every known name is short).
+fn distance(a: &[char], b: &str) -> Option<usize> {
+    const LONGEST: usize = 32;
+    let n = b.chars().count();
+    if n >= LONGEST || a.len().abs_diff(n) > MAX_DISTANCE {
+        return None;
+    }
+    let mut row = [0usize; LONGEST];
+    for (j, slot) in row.iter_mut().enumerate().take(n + 1) {
+        *slot = j;
+    }
+    for (i, ca) in a.iter().enumerate() {
         let mut prev = row[0];
         row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
+        let mut best = row[0];
+        for (j, cb) in b.chars().enumerate() {
             let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            let same = ca.eq_ignore_ascii_case(&cb);
+            row[j + 1] = (prev + usize::from(!same)).min(row[j] + 1).min(cur + 1);
+            best = best.min(row[j + 1]);
             prev = cur;
         }
+        // Every later row is at least this row's minimum.
+        if best > MAX_DISTANCE {
+            return None;
+        }
     }
-    row[b.len()]
+    Some(row[n]).filter(|&d| d <= MAX_DISTANCE)
 }
 
 #[cfg(test)]
@@ -233,5 +281,67 @@ mod tests {
     fn suggests_close_names() {
         assert_eq!(suggest("logpth"), Some("logpath"));
         assert_eq!(suggest("TABLE"), None);
+        assert_eq!(suggest("LOGPATH"), Some("logpath"));
+        assert_eq!(suggest("serve"), Some("server"));
+    }
+
+    /// The bounded, allocation-free distance agrees with the textbook definition.
+    #[test]
+    fn suggestions_match_plain_levenshtein() {
+        fn plain(a: &str, b: &str) -> usize {
+            let a: Vec<char> = a.to_ascii_lowercase().chars().collect();
+            let b: Vec<char> = b.to_ascii_lowercase().chars().collect();
+            let mut row: Vec<usize> = (0..=b.len()).collect();
+            for (i, ca) in a.iter().enumerate() {
+                let mut prev = row[0];
+                row[0] = i + 1;
+                for (j, cb) in b.iter().enumerate() {
+                    let cur = row[j + 1];
+                    row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
+                    prev = cur;
+                }
+            }
+            row[b.len()]
+        }
+        let names = [
+            "",
+            "a",
+            "ap",
+            "app",
+            "APP",
+            "apps",
+            "sever",
+            "servr",
+            "serverId",
+            "serveri",
+            "loca",
+            "locall",
+            "localpi",
+            "lcoalip",
+            "basepth",
+            "datpath",
+            "priky",
+            "PRIKEY",
+            "exe",
+            "ex",
+            "shaa",
+            "s",
+            "config-center-prt",
+            "nodenam",
+            "modulename2",
+            "éapp",
+            "applé",
+            "日本",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        ];
+        for name in names {
+            let want = KNOWN
+                .iter()
+                .map(|k| (plain(name, k), *k))
+                .filter(|(d, _)| *d <= MAX_DISTANCE)
+                .min()
+                .map(|(_, k)| k);
+            assert_eq!(suggest(name), want, "{name:?}");
+        }
     }
 }

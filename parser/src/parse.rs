@@ -142,8 +142,11 @@ impl Parser {
             return self.finish();
         }
         let mut start = 0usize;
+        // One searcher over the whole input: lines are short, and a fresh `memchr` per line
+        // pays its set-up for a few dozen bytes.
+        let mut line_ends = memchr::memchr_iter(b'\n', &src);
         while start < src.len() {
-            let end = memchr::memchr(b'\n', &src[start..]).map_or(src.len(), |i| start + i + 1);
+            let end = line_ends.next().map_or(src.len(), |i| i + 1);
             let body = &src[start..end];
             let (cs, ce) = syntax::trim_range(body);
             let content = &body[cs..ce];

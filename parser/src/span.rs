@@ -93,6 +93,26 @@ impl LineIndex {
         Self { starts }
     }
 
+    /// The index of `text` from the [`Line`](crate::Line)s a parse split it into, without
+    /// scanning the text again; equal to [`LineIndex::new`]. Falls back to scanning when the
+    /// lines do not tile `text` (a parse that refused the input keeps no lines).
+    #[must_use]
+    pub fn from_lines(text: &[u8], lines: &[crate::Line]) -> Self {
+        let tiles = lines.last().map_or(0, |l| l.full.end as usize) == text.len();
+        if !tiles {
+            return Self::new(text);
+        }
+        let mut starts = Vec::with_capacity(lines.len() + 1);
+        starts.push(0);
+        starts.extend(
+            lines
+                .iter()
+                .filter(|l| l.full.end > 0 && text.get(l.full.end as usize - 1) == Some(&b'\n'))
+                .map(|l| l.full.end),
+        );
+        Self { starts }
+    }
+
     /// Number of lines (a trailing newline opens one more, empty line).
     #[must_use]
     pub fn line_count(&self) -> usize {
@@ -127,6 +147,11 @@ impl LineIndex {
 /// Counts Unicode scalar values and UTF-16 code units in `bytes`; each byte of an invalid
 /// UTF-8 sequence counts as one of each (it is shown as one replacement character).
 fn count_columns(bytes: &[u8]) -> (u32, u32) {
+    // Most lines are ASCII: one char and one UTF-16 unit per byte, checked a word at a time.
+    if bytes.is_ascii() {
+        let n = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+        return (n, n);
+    }
     let mut chars = 0u32;
     let mut utf16 = 0u32;
     for chunk in bytes.utf8_chunks() {
@@ -144,6 +169,27 @@ fn count_columns(bytes: &[u8]) -> (u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn index_from_parsed_lines_equals_a_scan() {
+        for text in [
+            "",
+            "\n",
+            "a=1",
+            "a=1\n",
+            "a=1\r\nb\r\n\r\n",
+            "<t>\n a=\\\n</t>",
+            "\n\n\nx",
+            "# 中文\n😀=1\n",
+        ] {
+            let parse = crate::parse(text.as_bytes().to_vec());
+            assert_eq!(
+                LineIndex::from_lines(text.as_bytes(), &parse.tree.lines).starts,
+                LineIndex::new(text.as_bytes()).starts,
+                "{text:?}"
+            );
+        }
+    }
 
     #[test]
     fn line_col_counts_chars_and_utf16() {

@@ -27,7 +27,7 @@ pub(crate) struct Document {
 impl Document {
     pub(crate) fn new(text: String, version: i32, options: &LintOptions) -> Self {
         let parse = parser::parse(text.as_bytes().to_vec());
-        let index = LineIndex::new(text.as_bytes());
+        let index = LineIndex::from_lines(text.as_bytes(), &parse.tree.lines);
         let diagnostics = check(&parse, options);
         Self {
             text,
@@ -67,7 +67,7 @@ impl Document {
     /// Parses and lints the current text again.
     pub(crate) fn relint(&mut self, options: &LintOptions) {
         self.parse = parser::parse(self.text.as_bytes().to_vec());
-        self.index = LineIndex::new(self.text.as_bytes());
+        self.index = LineIndex::from_lines(self.text.as_bytes(), &self.parse.tree.lines);
         self.diagnostics = check(&self.parse, options);
     }
 
