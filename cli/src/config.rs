@@ -6,6 +6,7 @@
 //! extend-select = ["TARS-G"]           # added to it
 //! ignore = ["duplicate-domain"]        # codes, code prefixes or rule names
 //! fail-level = "warning"               # lowest severity that makes the exit code 1
+//! index = "templates.toml"             # the template set, for chain findings and hover
 //!
 //! [lint.severity]                      # per-code (or prefix, or rule name) overrides
 //! TARS-S103 = "error"
@@ -15,8 +16,11 @@
 //! The file nearest to the template wins (files are not merged). For standard input the
 //! lookup starts in the directory of `--stdin-filename`, else in the working directory.
 //! Flags win over the file: `--select` replaces its `select`, `--extend-select` and `--ignore`
-//! add to its lists, `--fail-level` replaces its `fail-level`. Other top-level tables are left
-//! to other commands; unknown keys inside `[lint]` are an error.
+//! add to its lists, `--fail-level` replaces its `fail-level`, and `--index` or `--parent`
+//! replace its `index`. `index` is relative to the directory of the `tarsdock.toml`; it names
+//! a template index (see [`crate::commands::chain`]) so that `tarsdock lint` and `tarsdock lsp`
+//! lint the templates listed in it in the context of their chain. Other top-level tables are
+//! left to other commands; unknown keys inside `[lint]` are an error.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -51,6 +55,8 @@ pub(crate) struct Settings {
     pub(crate) fail_level: Severity,
     /// The config file these settings came from.
     pub(crate) source: Option<PathBuf>,
+    /// The template index of `[lint] index`, joined to the config file's directory.
+    pub(crate) index: Option<PathBuf>,
 }
 
 /// Resolves settings per template directory, reading each config file once.
@@ -80,6 +86,7 @@ struct LintSection {
     fail_level: Option<String>,
     #[serde(default)]
     severity: BTreeMap<String, String>,
+    index: Option<PathBuf>,
 }
 
 impl Resolver {
@@ -186,6 +193,12 @@ impl Resolver {
                 .or(file_fail_level)
                 .unwrap_or(Severity::Error),
             source: file.map(Path::to_path_buf),
+            index: section
+                .index
+                .map(|index| match file.and_then(Path::parent) {
+                    Some(dir) => dir.join(index),
+                    None => index,
+                }),
         })
     }
 }
@@ -245,6 +258,26 @@ mod tests {
         assert!(selection.any_enabled("TARS-G"));
         assert!(selection.is_enabled(parser::DiagnosticCode("TARS-S103")));
         assert!(!selection.is_enabled(parser::DiagnosticCode("TARS-S104")));
+    }
+
+    #[test]
+    fn the_index_is_relative_to_the_config_file() {
+        let root = tempfile::tempdir().unwrap();
+        let nested = root.path().join("a");
+        std::fs::create_dir_all(&nested).unwrap();
+        write(root.path(), "[lint]\nindex = \"tpl/templates.toml\"\n");
+        let mut resolver = Resolver::new(Overrides::default());
+        let settings = resolver.settings_for(Some(&nested.join("t.conf"))).unwrap();
+        assert_eq!(
+            settings.index.as_deref(),
+            Some(root.path().join("tpl/templates.toml").as_path())
+        );
+        let mut resolver = Resolver::new(Overrides {
+            no_config: true,
+            ..Overrides::default()
+        });
+        let settings = resolver.settings_for(Some(&nested.join("t.conf"))).unwrap();
+        assert_eq!(settings.index, None);
     }
 
     #[test]

@@ -260,3 +260,137 @@ fn explain_and_rules_cover_the_lint_and_portability_codes() {
         assert!(rows.iter().any(|r| r["code"] == code), "{code} listed");
     }
 }
+
+const PARENT: &str =
+    "<tars>\n  <application>\n    threads=4\n    timeout=100\n  </application>\n</tars>\n";
+const CHILD: &str = "<tars>\n  <application>\n    timeout=\n  </application>\n</tars>\n";
+const INDEX: &str = "[templates.\"tars.default\"]\nfile = \"tars.default.conf\"\nparent = \"tars.default\"\n\n[templates.\"tars.child\"]\nfile = \"child.conf\"\nparent = \"tars.default\"\n";
+
+/// `(code, file, line)` of every finding in the JSON output.
+fn placed(run: &Run) -> Vec<(String, String, u64)> {
+    let doc: Value = serde_json::from_str(&run.stdout).expect("JSON output");
+    doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap().to_owned(),
+                d["file"].as_str().unwrap().to_owned(),
+                d["line"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_config_index_adds_chain_findings_and_flags_win_over_it() {
+    let root = tempfile::tempdir().unwrap();
+    let project = root.path().join("project");
+    write(
+        &project.join("tarsdock.toml"),
+        "[lint]\nindex = \"tpl/templates.toml\"\n",
+    );
+    write(&project.join("tpl/templates.toml"), INDEX);
+    write(&project.join("tpl/tars.default.conf"), PARENT);
+    write(&project.join("tpl/child.conf"), CHILD);
+    write(&project.join("tpl/other.conf"), CHILD);
+    let child = project.join("tpl/child.conf");
+    let child = child.to_str().unwrap();
+    let other = project.join("tpl/other.conf");
+    let other = other.to_str().unwrap();
+
+    // From another directory: the index is relative to the config file, not the cwd. The
+    // member gets the empty override; a file the index does not list is linted alone.
+    let run = tarsdock(
+        root.path(),
+        &["lint", "--format", "json", child, other],
+        None,
+    );
+    assert_eq!(
+        placed(&run),
+        [("TARS-C004".to_owned(), child.to_owned(), 3)],
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.code, 0, "a warning: {}", run.stderr);
+
+    // `--index` on the command line replaces the config's index.
+    write(
+        &project.join("tpl/broken-chain.toml"),
+        "[templates.\"tars.child\"]\nfile = \"child.conf\"\nparent = \"tars.defualt\"\n",
+    );
+    let index = project.join("tpl/broken-chain.toml");
+    let run = tarsdock(
+        root.path(),
+        &[
+            "lint",
+            "--format",
+            "json",
+            "--index",
+            index.to_str().unwrap(),
+            child,
+        ],
+        None,
+    );
+    assert_eq!(
+        placed(&run),
+        [(
+            "TARS-C002".to_owned(),
+            index.to_str().unwrap().to_owned(),
+            3
+        )],
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.code, 1);
+
+    // So does `--parent`, and `--no-config` drops the chain with the rest of the config.
+    let parent = project.join("tpl/tars.default.conf");
+    let run = tarsdock(
+        root.path(),
+        &[
+            "lint",
+            "--format",
+            "json",
+            "--parent",
+            parent.to_str().unwrap(),
+            child,
+        ],
+        None,
+    );
+    assert_eq!(run.codes(), ["TARS-C004"], "{}", run.stderr);
+    let run = tarsdock(
+        root.path(),
+        &["lint", "--format", "json", "--no-config", child],
+        None,
+    );
+    assert_eq!(run.codes(), Vec::<String>::new(), "{}", run.stderr);
+}
+
+#[test]
+fn a_bad_index_in_the_config_is_a_usage_error_naming_both_files() {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("t.conf"), TEMPLATE);
+    write(
+        &dir.path().join("tarsdock.toml"),
+        "[lint]\nindex = \"missing/templates.toml\"\n",
+    );
+    let run = tarsdock(dir.path(), &["lint", "t.conf"], None);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("missing/templates.toml") && run.stderr.contains("tarsdock.toml"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty(), "nothing on stdout on a usage error");
+
+    write(&dir.path().join("missing/templates.toml"), "[templates\n");
+    let run = tarsdock(dir.path(), &["lint", "t.conf"], None);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("is not a valid template index"),
+        "{}",
+        run.stderr
+    );
+}

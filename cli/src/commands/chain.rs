@@ -54,42 +54,100 @@ impl LoadedSet {
     }
 }
 
-/// Reads a TOML index and every template it names.
-pub(crate) fn load_index(path: &Path, sources: &mut Sources) -> anyhow::Result<LoadedSet> {
+/// A template index as read, before any template file is: its text and its entries.
+#[derive(Debug)]
+pub(crate) struct IndexFile {
+    pub(crate) path: PathBuf,
+    pub(crate) text: String,
+    /// In name order.
+    pub(crate) entries: Vec<IndexEntry>,
+}
+
+/// One `[templates."name"]` entry.
+#[derive(Debug)]
+pub(crate) struct IndexEntry {
+    pub(crate) name: String,
+    /// The template file, joined to the index's directory.
+    pub(crate) file: PathBuf,
+    /// The parent's name and where it is written in the index text.
+    pub(crate) parent: Option<(String, Span)>,
+}
+
+/// Reads and checks a TOML index, without reading the templates it names.
+pub(crate) fn read_index(path: &Path) -> anyhow::Result<IndexFile> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read index {}", path.display()))?;
     let index: Index = toml::from_str(&text)
         .with_context(|| format!("{} is not a valid template index", path.display()))?;
-    let index_source = sources.add(path.display().to_string(), text.as_bytes().to_vec());
     let base = path.parent().unwrap_or_else(|| Path::new("."));
-    let mut set = TemplateSet::new();
-    let mut files = Vec::new();
-    for (name, entry) in index.templates {
-        let file = base.join(&entry.file);
-        let bytes = std::fs::read(&file)
-            .with_context(|| format!("cannot read template `{name}` from {}", file.display()))?;
-        let source = sources.add(file.display().to_string(), bytes.clone());
-        let (parent, parent_at) = match entry.parent {
-            Some(p) => {
+    let entries = index
+        .templates
+        .into_iter()
+        .map(|(name, entry)| IndexEntry {
+            name,
+            file: base.join(&entry.file),
+            parent: entry.parent.map(|p| {
                 let range = p.span();
                 let span = Span::new(
                     u32::try_from(range.start).unwrap_or(0),
                     u32::try_from(range.end).unwrap_or(0),
                 );
-                (Some(p.into_inner()), Some((index_source, span)))
-            }
-            None => (None, None),
-        };
-        files.push((name.clone(), file));
-        set.add(Template {
-            name,
-            parent,
-            parent_at,
-            source,
-            parse: parser::parse(bytes),
-        });
+                (p.into_inner(), span)
+            }),
+        })
+        .collect();
+    Ok(IndexFile {
+        path: path.to_path_buf(),
+        text,
+        entries,
+    })
+}
+
+impl IndexFile {
+    /// The template set, with each template's text from `read` (the file on disk, or an
+    /// editor's buffer). The index text is added to `sources` first, then each template.
+    pub(crate) fn load(
+        &self,
+        sources: &mut Sources,
+        mut read: impl FnMut(&IndexEntry) -> anyhow::Result<Vec<u8>>,
+    ) -> anyhow::Result<LoadedSet> {
+        let index_source = sources.add(
+            self.path.display().to_string(),
+            self.text.as_bytes().to_vec(),
+        );
+        let mut set = TemplateSet::new();
+        let mut files = Vec::new();
+        for entry in &self.entries {
+            let bytes = read(entry)?;
+            let source = sources.add(entry.file.display().to_string(), bytes.clone());
+            let (parent, parent_at) = match &entry.parent {
+                Some((name, span)) => (Some(name.clone()), Some((index_source, *span))),
+                None => (None, None),
+            };
+            files.push((entry.name.clone(), entry.file.clone()));
+            set.add(Template {
+                name: entry.name.clone(),
+                parent,
+                parent_at,
+                source,
+                parse: parser::parse(bytes),
+            });
+        }
+        Ok(LoadedSet { set, files })
     }
-    Ok(LoadedSet { set, files })
+}
+
+/// Reads a TOML index and every template it names.
+pub(crate) fn load_index(path: &Path, sources: &mut Sources) -> anyhow::Result<LoadedSet> {
+    read_index(path)?.load(sources, |entry| {
+        std::fs::read(&entry.file).with_context(|| {
+            format!(
+                "cannot read template `{}` from {}",
+                entry.name,
+                entry.file.display()
+            )
+        })
+    })
 }
 
 /// A single chain from the command line: `child`, then each `--parent` in order, each the

@@ -1,13 +1,19 @@
 //! `tarsdock lint FILE...`: every finding of every file in one pass.
 //!
 //! Each file is linted with the settings of the nearest `tarsdock.toml` (see [`crate::config`])
-//! merged with the flags; suppression comments are applied by `lowering`. The chosen format goes
+//! merged with the flags; suppression comments are applied by `lowering`. A file listed in the
+//! chain's index (`--index`, `--parent`, else the config's `[lint] index`) also gets the
+//! findings of resolving its chain. The chosen format goes
 //! to stdout and nothing else does; the one-line summary goes to stderr.
 
+use std::collections::HashMap;
 use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
+use anyhow::Context as _;
 use parser::Severity;
+
+use super::chain::LoadedSet;
 
 use crate::config::{Overrides, Resolver};
 use crate::exit::Status;
@@ -49,7 +55,8 @@ pub(crate) struct Args {
     #[arg(long)]
     pub(crate) no_config: bool,
     /// Lint templates in the context of their chain: a TOML index of the template set (see
-    /// `tarsdock resolve`). Files listed in it also get chain findings.
+    /// `tarsdock resolve`). Files listed in it also get chain findings [default: `index` of
+    /// tarsdock.toml].
     #[arg(long, value_name = "TOML", conflicts_with = "parents")]
     pub(crate) index: Option<PathBuf>,
     /// Lint a single template in the context of these parents, nearest first.
@@ -82,7 +89,7 @@ pub(crate) fn collect(args: &Args) -> anyhow::Result<Outcome> {
     if !args.parents.is_empty() && args.files.len() != 1 {
         anyhow::bail!("--parent describes the chain of one template: give exactly one file");
     }
-    let chain = match (&args.index, args.parents.is_empty()) {
+    let flagged = match (&args.index, args.parents.is_empty()) {
         (Some(index), _) => Some(super::chain::load_index(index, &mut report.sources)?),
         (None, false) => {
             let (loaded, _) =
@@ -91,6 +98,8 @@ pub(crate) fn collect(args: &Args) -> anyhow::Result<Outcome> {
         }
         (None, true) => None,
     };
+    // Indexes named by `[lint] index` (used when no flag gives a chain), each read once.
+    let mut configured: HashMap<PathBuf, LoadedSet> = HashMap::new();
     for path in &args.files {
         let stdin = path.as_os_str() == "-";
         let lookup_path = if stdin {
@@ -99,8 +108,23 @@ pub(crate) fn collect(args: &Args) -> anyhow::Result<Outcome> {
             Some(path.as_path())
         };
         let settings = resolver.settings_for(lookup_path)?;
+        let chain = match (&flagged, &settings.index) {
+            (Some(loaded), _) => Some(loaded),
+            (None, Some(index)) => {
+                if !configured.contains_key(index) {
+                    let loaded = super::chain::load_index(index, &mut report.sources)
+                        .with_context(|| match &settings.source {
+                            Some(config) => format!("[lint] index of {}", config.display()),
+                            None => "[lint] index".to_owned(),
+                        })?;
+                    configured.insert(index.clone(), loaded);
+                }
+                configured.get(index)
+            }
+            (None, None) => None,
+        };
         // A file of the chain was read with it: lint that copy, then add the chain findings.
-        let member = chain.as_ref().and_then(|c| {
+        let member = chain.and_then(|c| {
             let name = c.name_of(path)?;
             c.set.get(name).map(|t| (c, t))
         });

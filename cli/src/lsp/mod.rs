@@ -106,6 +106,7 @@ impl Backend {
                     options: LintOptions::default(),
                     fail_level: parser::Severity::Error,
                     source: None,
+                    index: None,
                 }),
                 Some(format!("tarsdock: {error:#}; using the default settings")),
             ),
