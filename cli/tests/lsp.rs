@@ -292,3 +292,280 @@ fn an_editor_session() {
     let status = client.child.wait().unwrap();
     assert!(status.success(), "exit after shutdown: {status}");
 }
+
+const INDEX: &str = "[templates.\"tars.default\"]\nfile = \"tars.default.conf\"\nparent = \"tars.default\"\n\n[templates.\"tars.child\"]\nfile = \"child.conf\"\nparent = \"tars.default\"\n\n[templates.\"tars.orphan\"]\nfile = \"orphan.conf\"\nparent = \"tars.nope\"\n";
+const PARENT: &str =
+    "<tars>\n  <application>\n    threads=4\n    timeout=100\n  </application>\n</tars>\n";
+const CHILD: &str =
+    "<tars>\n  <application>\n    threads=8\n    timeout=\n  </application>\n</tars>\n";
+const ORPHAN: &str = "<tars>\n  <application>\n    threads=2\n  </application>\n</tars>\n";
+
+fn uri_of(path: &std::path::Path) -> String {
+    format!("file://{}", path.display())
+}
+
+fn range(l1: u32, c1: u32, l2: u32, c2: u32) -> Value {
+    json!({ "start": { "line": l1, "character": c1 }, "end": { "line": l2, "character": c2 } })
+}
+
+fn hover_text(client: &mut Client, uri: &str, line: u32, character: u32) -> String {
+    let hover = client.request(
+        "textDocument/hover",
+        json!({ "textDocument": { "uri": uri }, "position": { "line": line, "character": character } }),
+    );
+    hover["contents"]["value"].as_str().unwrap().to_owned()
+}
+
+/// The part of a hover after the separator: what the chain says.
+fn chain_part(shown: &str) -> &str {
+    shown
+        .split_once("\n\n---\n\n")
+        .map_or("", |(_, chain)| chain)
+}
+
+fn open(client: &mut Client, uri: &str, text: &str) {
+    client.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": uri, "languageId": "tars", "version": 1, "text": text } }),
+    );
+}
+
+#[test]
+fn a_session_with_a_template_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    std::fs::write(
+        root.join("tarsdock.toml"),
+        "[lint]\nindex = \"templates.toml\"\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("templates.toml"), INDEX).unwrap();
+    std::fs::write(root.join("tars.default.conf"), PARENT).unwrap();
+    std::fs::write(root.join("child.conf"), CHILD).unwrap();
+    std::fs::write(root.join("orphan.conf"), ORPHAN).unwrap();
+    let index_uri = uri_of(&root.join("templates.toml"));
+    let parent_uri = uri_of(&root.join("tars.default.conf"));
+    let child_uri = uri_of(&root.join("child.conf"));
+    let orphan_uri = uri_of(&root.join("orphan.conf"));
+
+    let mut client = Client::start();
+    client.request(
+        "initialize",
+        json!({ "processId": null, "rootUri": null, "capabilities": {} }),
+    );
+    client.notify("initialized", json!({}));
+
+    // The child empties a key its parent (on disk, not open) sets: TARS-C004 at its line,
+    // the inherited value as related information in the parent's file.
+    open(&mut client, &child_uri, CHILD);
+    let published =
+        client.notification("textDocument/publishDiagnostics", |p| p["uri"] == child_uri);
+    assert_eq!(codes(&published["diagnostics"]), ["TARS-C004"]);
+    let empty = &published["diagnostics"][0];
+    assert_eq!(empty["range"], range(3, 4, 3, 12));
+    assert_eq!(empty["severity"], 2);
+    assert_eq!(
+        empty["message"],
+        "`timeout` is emptied here; it was `100`\nhelp: TC_Config cannot delete inherited keys; set the value you want explicitly"
+    );
+    assert_eq!(
+        empty["relatedInformation"],
+        json!([{ "location": { "uri": parent_uri, "range": range(3, 4, 3, 15) },
+                 "message": "inherited value" }])
+    );
+
+    // Hover on a key the child overrides: the parent template, its line and value.
+    let shown = hover_text(&mut client, &child_uri, 2, 5);
+    assert!(
+        shown.starts_with("**`threads`** in `/tars/application`"),
+        "{shown}"
+    );
+    assert_eq!(
+        chain_part(&shown),
+        "chain (templates.toml): `tars.default` → `tars.child`\n\n\
+         wins: `tars.child` line 3: `8` (child.conf)\n\n\
+         inherited: overrides `tars.default` line 3: `4` (tars.default.conf)"
+    );
+    // On a tag: which members set keys in the domain.
+    let shown = hover_text(&mut client, &child_uri, 1, 4);
+    assert_eq!(
+        chain_part(&shown),
+        "chain (templates.toml): `tars.default` → `tars.child`\n\n\
+         keys from: `tars.default`, `tars.child`"
+    );
+
+    // Opening the parent: its own chain has nothing to say; hover names the child that
+    // overrides the key.
+    open(&mut client, &parent_uri, PARENT);
+    let published = client.notification("textDocument/publishDiagnostics", |p| {
+        p["uri"] == parent_uri
+    });
+    assert_eq!(published["diagnostics"], json!([]));
+    let published =
+        client.notification("textDocument/publishDiagnostics", |p| p["uri"] == child_uri);
+    assert_eq!(codes(&published["diagnostics"]), ["TARS-C004"]);
+    let shown = hover_text(&mut client, &parent_uri, 2, 5);
+    assert_eq!(
+        chain_part(&shown),
+        "chain (templates.toml): `tars.default`\n\n\
+         wins: `tars.default` line 3: `4` (tars.default.conf)\n\n\
+         inherited: no parent template sets it\n\n\
+         overridden in `tars.child` line 3: `8` (child.conf)"
+    );
+
+    // An unsaved edit of the parent (threads=16, timeout emptied) reaches the child: the
+    // empty override is gone and hover shows the new value.
+    client.notify(
+        "textDocument/didChange",
+        json!({
+            "textDocument": { "uri": parent_uri, "version": 2 },
+            "contentChanges": [
+                { "range": range(3, 12, 3, 15), "text": "" },
+                { "range": range(2, 12, 2, 13), "text": "16" }
+            ]
+        }),
+    );
+    let published = client.notification("textDocument/publishDiagnostics", |p| {
+        p["uri"] == parent_uri && p["version"] == 2
+    });
+    assert_eq!(published["diagnostics"], json!([]));
+    let published =
+        client.notification("textDocument/publishDiagnostics", |p| p["uri"] == child_uri);
+    assert_eq!(published["version"], 1);
+    assert_eq!(published["diagnostics"], json!([]));
+    let shown = hover_text(&mut client, &child_uri, 2, 5);
+    assert!(
+        chain_part(&shown)
+            .ends_with("inherited: overrides `tars.default` line 3: `16` (tars.default.conf)"),
+        "{shown}"
+    );
+    // Giving the value back brings the finding back.
+    client.notify(
+        "textDocument/didChange",
+        json!({
+            "textDocument": { "uri": parent_uri, "version": 3 },
+            "contentChanges": [{ "range": range(3, 12, 3, 12), "text": "7" }]
+        }),
+    );
+    let published =
+        client.notification("textDocument/publishDiagnostics", |p| p["uri"] == child_uri);
+    assert_eq!(codes(&published["diagnostics"]), ["TARS-C004"]);
+    assert!(
+        published["diagnostics"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("`timeout` is emptied here; it was `7`"),
+        "{published}"
+    );
+
+    // A missing parent is reported at the index entry: shown at the start of the child, with
+    // the place in the message and as related information.
+    open(&mut client, &orphan_uri, ORPHAN);
+    let published = client.notification("textDocument/publishDiagnostics", |p| {
+        p["uri"] == orphan_uri
+    });
+    assert_eq!(codes(&published["diagnostics"]), ["TARS-C002"]);
+    let missing = &published["diagnostics"][0];
+    assert_eq!(missing["range"], range(0, 0, 0, 0));
+    assert_eq!(missing["severity"], 1);
+    assert_eq!(
+        missing["message"],
+        "parent template `tars.nope` of `tars.orphan` does not exist (templates.toml line 11)\n\
+         help: upstream resolves `tars.orphan` without any parent settings; add `tars.nope` or fix the name"
+    );
+    assert_eq!(
+        missing["relatedInformation"],
+        json!([{ "location": { "uri": index_uri, "range": range(10, 9, 10, 20) },
+                 "message": "named here" }])
+    );
+
+    // The index breaks on disk: one warning, and linting goes on without chain context.
+    std::fs::write(root.join("templates.toml"), "[templates\n").unwrap();
+    client.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({ "changes": [{ "uri": index_uri, "type": 2 }] }),
+    );
+    let warning = client.notification("window/showMessage", |_| true);
+    assert_eq!(warning["type"], 2);
+    let text = warning["message"].as_str().unwrap();
+    assert!(
+        text.contains("templates.toml is not a valid template index")
+            && text.ends_with("linting without chain context"),
+        "{text}"
+    );
+    let published = client.notification("textDocument/publishDiagnostics", |p| {
+        p["uri"] == orphan_uri
+    });
+    assert_eq!(published["diagnostics"], json!([]));
+    let shown = hover_text(&mut client, &child_uri, 2, 5);
+    assert_eq!(chain_part(&shown), "", "no chain part: {shown}");
+    // Fixing it brings the chain back, without a second warning before.
+    std::fs::write(root.join("templates.toml"), INDEX).unwrap();
+    client.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({ "changes": [{ "uri": index_uri, "type": 2 }] }),
+    );
+    let published = client.notification("textDocument/publishDiagnostics", |p| {
+        p["uri"] == orphan_uri
+    });
+    assert_eq!(codes(&published["diagnostics"]), ["TARS-C002"]);
+    assert!(
+        !client
+            .pending
+            .iter()
+            .any(|m| m["method"] == "window/showMessage"),
+        "one warning only"
+    );
+
+    assert_eq!(client.request("shutdown", Value::Null), Value::Null);
+    client.notify("exit", Value::Null);
+    drop(client.stdin);
+    assert!(client.child.wait().unwrap().success());
+}
+
+#[test]
+fn initialization_options_name_the_index_when_no_config_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    std::fs::write(root.join("templates.toml"), INDEX).unwrap();
+    std::fs::write(root.join("tars.default.conf"), PARENT).unwrap();
+    std::fs::write(root.join("child.conf"), CHILD).unwrap();
+    let child_uri = uri_of(&root.join("child.conf"));
+
+    let mut client = Client::start();
+    client.request(
+        "initialize",
+        json!({ "processId": null, "rootUri": null, "capabilities": {},
+                "initializationOptions": { "index": root.join("templates.toml") } }),
+    );
+    client.notify("initialized", json!({}));
+    // `orphan.conf` does not exist yet: the set cannot be built, which is said once.
+    open(&mut client, &child_uri, CHILD);
+    let warning = client.notification("window/showMessage", |_| true);
+    let text = warning["message"].as_str().unwrap();
+    assert!(
+        text.starts_with("tarsdock: cannot read template `tars.orphan` from ")
+            && text.ends_with("; linting without chain context"),
+        "{text}"
+    );
+    let published =
+        client.notification("textDocument/publishDiagnostics", |p| p["uri"] == child_uri);
+    assert_eq!(published["diagnostics"], json!([]));
+
+    // The member appears on disk (a watched-file event): the chain is read again.
+    let orphan = root.join("orphan.conf");
+    std::fs::write(&orphan, ORPHAN).unwrap();
+    client.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({ "changes": [{ "uri": uri_of(&orphan), "type": 1 }] }),
+    );
+    let published =
+        client.notification("textDocument/publishDiagnostics", |p| p["uri"] == child_uri);
+    assert_eq!(codes(&published["diagnostics"]), ["TARS-C004"]);
+    assert_eq!(published["diagnostics"][0]["range"], range(3, 4, 3, 12));
+
+    assert_eq!(client.request("shutdown", Value::Null), Value::Null);
+    client.notify("exit", Value::Null);
+    drop(client.stdin);
+    assert!(client.child.wait().unwrap().success());
+}

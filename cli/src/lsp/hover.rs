@@ -1,19 +1,22 @@
 //! Hover: on a key, its value and the domain it is defined in (and, when the key is set again
 //! later in the domain, which line wins); on a tag, the domain's path and size; on a code in a
-//! suppression comment, what the code means.
+//! suppression comment, what the code means. When the document is a member of a template
+//! set ([`Context`]), a key also shows its provenance in the chain and a tag the templates that
+//! set keys in the domain.
 
 use parser::{DomainRef, LineKind, Span};
 use tower_lsp_server::ls_types::{Hover, HoverContents, MarkupContent, MarkupKind};
 
+use super::chain::Context;
 use super::document::Document;
 
 /// The hover at byte `offset`, if there is something to say.
-pub(crate) fn hover(doc: &Document, offset: u32) -> Option<Hover> {
+pub(crate) fn hover(doc: &Document, offset: u32, chain: Option<&Context>) -> Option<Hover> {
     let line = doc.line_at(offset)?;
     let (text, span) = match line.kind {
-        LineKind::Param { key, .. } => (param(doc, line, key)?, key),
+        LineKind::Param { key, .. } => (param(doc, line, key, chain)?, key),
         LineKind::Open { name, .. } | LineKind::Close { name, .. } => {
-            (domain(doc, line, name)?, line.content)
+            (domain(doc, line, name, chain)?, line.content)
         }
         LineKind::Comment => code_in_comment(doc, line.content, offset)?,
         LineKind::Blank | LineKind::Unterminated => return None,
@@ -71,6 +74,19 @@ fn descend<'a>(doc: &'a Document, names: &[Span]) -> Option<DomainRef<'a>> {
     Some(current)
 }
 
+/// The trimmed names of the domains `names` as the model has them (what chain provenance
+/// is keyed by).
+fn model_path(doc: &Document, names: &[Span]) -> Option<Vec<String>> {
+    let mut current = doc.parse.config.root();
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let raw = doc.parse.source().get(name.range())?;
+        current = current.child(raw)?;
+        out.push(String::from_utf8_lossy(current.name()).into_owned());
+    }
+    Some(out)
+}
+
 fn path_of(doc: &Document, names: &[Span]) -> String {
     if names.is_empty() {
         return "/".to_owned();
@@ -81,7 +97,12 @@ fn path_of(doc: &Document, names: &[Span]) -> String {
         .collect()
 }
 
-fn param(doc: &Document, line: &parser::Line, key: Span) -> Option<String> {
+fn param(
+    doc: &Document,
+    line: &parser::Line,
+    key: Span,
+    chain: Option<&Context>,
+) -> Option<String> {
     let index = index_of(doc, line);
     let names = enclosing(doc, index);
     let raw_key = doc.parse.source().get(key.range())?;
@@ -121,10 +142,19 @@ fn param(doc: &Document, line: &parser::Line, key: Span) -> Option<String> {
         }
         None => {}
     }
+    if let (Some(chain), Some(domain)) = (chain, model_path(doc, &names)) {
+        out.push_str("\n\n---\n\n");
+        out.push_str(&chain.key_hover(&domain, &shown_key));
+    }
     Some(out)
 }
 
-fn domain(doc: &Document, line: &parser::Line, name: Span) -> Option<String> {
+fn domain(
+    doc: &Document,
+    line: &parser::Line,
+    name: Span,
+    chain: Option<&Context>,
+) -> Option<String> {
     let index = index_of(doc, line);
     let mut names = enclosing(doc, index);
     if matches!(line.kind, LineKind::Open { .. }) {
@@ -139,10 +169,15 @@ fn domain(doc: &Document, line: &parser::Line, name: Span) -> Option<String> {
         .iter()
         .map(|span| (doc.position(span.start).line + 1).to_string())
         .collect();
-    Some(format!(
+    let mut out = format!(
         "domain `{path}`\n\n{n_params} parameter(s), {n_children} sub-domain(s); opened on line {}",
         opened.join(", ")
-    ))
+    );
+    if let (Some(chain), Some(domain)) = (chain, model_path(doc, &names)) {
+        out.push_str("\n\n---\n\n");
+        out.push_str(&chain.domain_hover(&domain));
+    }
+    Some(out)
 }
 
 /// A code or rule name under the cursor in a `# tarsdock:` comment.

@@ -4,13 +4,20 @@
 //! lookup, same suppression comments) when a template is opened and after every change
 //! (incremental sync, full re-lint), offers hover on keys, tags and suppressed codes, and quick
 //! fixes (see [`actions`]). Positions are UTF-16 code units, the protocol's default.
+//!
+//! A template listed in a template index (`[lint] index` of its `tarsdock.toml`, else the
+//! `index` of the client's `initializationOptions`) is also resolved in its chain, with the
+//! open buffers in place of their files: chain findings are published with its own, and hover
+//! shows where a key's value comes from (see [`chain`]). An edit republishes every open member
+//! of the same index; saving or a watched change of the index or a member reads it again.
 
 mod actions;
+mod chain;
 mod document;
 mod hover;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use lowering::lint::LintOptions;
@@ -47,6 +54,8 @@ pub(crate) fn run(_args: &Args) -> anyhow::Result<Status> {
             state: Mutex::new(State {
                 documents: HashMap::new(),
                 resolver: Resolver::new(Overrides::default()),
+                initial_index: None,
+                indexes: chain::Indexes::default(),
             }),
         });
         Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
@@ -64,11 +73,144 @@ struct Backend {
 struct State {
     documents: HashMap<Uri, Open>,
     resolver: Resolver,
+    /// `initializationOptions.index`: the index for documents whose config names none.
+    initial_index: Option<PathBuf>,
+    indexes: chain::Indexes,
 }
 
 struct Open {
     document: Document,
     settings: Arc<Settings>,
+    /// The file's path, canonical when it exists (`None` for non-file URIs).
+    path: Option<PathBuf>,
+}
+
+/// What to send for one document.
+struct Publish {
+    uri: Uri,
+    diagnostics: Vec<tower_lsp_server::ls_types::Diagnostic>,
+    version: i32,
+}
+
+impl State {
+    /// The index that applies to the open document `open`.
+    fn index_path(&self, open: &Open) -> Option<PathBuf> {
+        open.settings
+            .index
+            .clone()
+            .or_else(|| self.initial_index.clone())
+    }
+
+    /// The chain context of document `uri`, with `built` caching one set per index for the
+    /// duration of one batch of publishes; and any warning to show.
+    fn chain_context(
+        &mut self,
+        uri: &Uri,
+        built: &mut HashMap<PathBuf, Option<Arc<chain::Built>>>,
+    ) -> (Option<chain::Context>, Vec<String>) {
+        let mut messages = Vec::new();
+        let Some(open) = self.documents.get(uri) else {
+            return (None, messages);
+        };
+        let (Some(index_path), Some(path)) = (self.index_path(open), open.path.as_deref()) else {
+            return (None, messages);
+        };
+        let (index, message) = self.indexes.get(&index_path);
+        messages.extend(message);
+        let Some(index) = index else {
+            return (None, messages);
+        };
+        let Some(name) = index.member(path, Some(path)).and_then(|i| index.name(i)) else {
+            return (None, messages);
+        };
+        let set = match built.get(&index_path) {
+            Some(set) => set.clone(),
+            None => {
+                let buffers: Vec<chain::Buffer<'_>> = self
+                    .documents
+                    .iter()
+                    .filter_map(|(uri, open)| {
+                        Some(chain::Buffer {
+                            path: open.path.as_deref()?,
+                            uri,
+                            document: &open.document,
+                        })
+                    })
+                    .collect();
+                let set = match index.build(&buffers) {
+                    Ok(set) => Some(Arc::new(set)),
+                    Err(error) => {
+                        messages.extend(self.indexes.warn_once(format!(
+                            "tarsdock: {error}; linting without chain context"
+                        )));
+                        None
+                    }
+                };
+                built.insert(index_path, set.clone());
+                set
+            }
+        };
+        (set.map(|set| chain::Context::new(set, name)), messages)
+    }
+
+    /// The diagnostics of each of `uris` that is open: its own findings and its chain's.
+    fn diagnostics(&mut self, uris: &[Uri]) -> (Vec<Publish>, Vec<String>) {
+        let mut built = HashMap::new();
+        let mut out = Vec::new();
+        let mut messages = Vec::new();
+        for uri in uris {
+            let (context, message) = self.chain_context(uri, &mut built);
+            messages.extend(message);
+            let Some(open) = self.documents.get(uri) else {
+                continue;
+            };
+            let mut diagnostics = open.document.lsp_diagnostics(uri);
+            if let Some(context) = context {
+                diagnostics.extend(context.diagnostics(
+                    &open.document,
+                    uri,
+                    &open.settings.options,
+                ));
+                // Stable: the document's own findings keep their order on a tie.
+                diagnostics.sort_by_key(|d| (d.range.start.line, d.range.start.character));
+            }
+            out.push(Publish {
+                uri: uri.clone(),
+                diagnostics,
+                version: open.document.version,
+            });
+        }
+        (out, messages)
+    }
+
+    /// `uri` and every other open document that is a member of the same index.
+    fn with_chain_members(&mut self, uri: &Uri) -> Vec<Uri> {
+        let mut uris = vec![uri.clone()];
+        let Some(index_path) = self.documents.get(uri).and_then(|o| self.index_path(o)) else {
+            return uris;
+        };
+        let (Some(index), _) = self.indexes.get(&index_path) else {
+            return uris;
+        };
+        for (other, open) in &self.documents {
+            if other != uri
+                && self.index_path(open).as_deref() == Some(index_path.as_path())
+                && open
+                    .path
+                    .as_deref()
+                    .is_some_and(|p| index.member(p, Some(p)).is_some())
+            {
+                uris.push(other.clone());
+            }
+        }
+        uris
+    }
+}
+
+/// The file path of `uri`, canonical when the file exists.
+fn file_path(uri: &Uri) -> Option<PathBuf> {
+    let path = uri.to_file_path()?.into_owned();
+    Some(path.canonicalize().unwrap_or(path))
 }
 
 impl Backend {
@@ -80,17 +222,26 @@ impl Backend {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    async fn publish(&self, uri: Uri) {
-        let published = {
-            let state = self.state();
-            state
-                .documents
-                .get(&uri)
-                .map(|open| (open.document.lsp_diagnostics(&uri), open.document.version))
-        };
-        if let Some((diagnostics, version)) = published {
+    /// Publishes the diagnostics of each of `uris` (showing any warning first).
+    async fn publish(&self, uris: &[Uri]) {
+        let (published, messages) = self.state().diagnostics(uris);
+        self.show_warnings(messages).await;
+        for Publish {
+            uri,
+            diagnostics,
+            version,
+        } in published
+        {
             self.client
                 .publish_diagnostics(uri, diagnostics, Some(version))
+                .await;
+        }
+    }
+
+    async fn show_warnings(&self, messages: Vec<String>) {
+        for message in messages {
+            self.client
+                .show_message(MessageType::WARNING, message)
                 .await;
         }
     }
@@ -113,11 +264,12 @@ impl Backend {
         }
     }
 
-    /// Reads the config files again and re-lints every open document.
+    /// Reads the config files and template indexes again and re-lints every open document.
     async fn reload(&self) {
         let (uris, messages) = {
             let mut state = self.state();
             state.resolver = Resolver::new(Overrides::default());
+            state.indexes.clear();
             let uris: Vec<Uri> = state.documents.keys().cloned().collect();
             let mut messages = Vec::new();
             for uri in &uris {
@@ -130,14 +282,24 @@ impl Backend {
             }
             (uris, messages)
         };
-        for message in messages {
-            self.client
-                .show_message(MessageType::WARNING, message)
-                .await;
-        }
-        for uri in uris {
-            self.publish(uri).await;
-        }
+        self.show_warnings(messages).await;
+        self.publish(&uris).await;
+    }
+
+    /// Reads the template indexes again and republishes every open document.
+    async fn reload_chains(&self) {
+        let uris: Vec<Uri> = {
+            let mut state = self.state();
+            state.indexes.clear();
+            state.documents.keys().cloned().collect()
+        };
+        self.publish(&uris).await;
+    }
+
+    /// Whether `uri` is a loaded index or a template listed in one.
+    fn concerns_chains(&self, uri: &Uri) -> bool {
+        uri.to_file_path()
+            .is_some_and(|path| self.state().indexes.concerns(&path))
     }
 }
 
@@ -145,8 +307,15 @@ fn is_config(uri: &Uri) -> bool {
     uri.path().as_str().ends_with(config::FILE_NAME)
 }
 
+/// The `index` of the client's `initializationOptions`, if it is a string.
+fn initial_index(options: Option<&serde_json::Value>) -> Option<PathBuf> {
+    let index = options?.get("index")?.as_str()?;
+    (!index.is_empty()).then(|| Path::new(index).to_path_buf())
+}
+
 impl LanguageServer for Backend {
-    async fn initialize(&self, _: InitializeParams) -> RpcResult<InitializeResult> {
+    async fn initialize(&self, params: InitializeParams) -> RpcResult<InitializeResult> {
+        self.state().initial_index = initial_index(params.initialization_options.as_ref());
         Ok(InitializeResult {
             capabilities: ServerCapabilities {
                 text_document_sync: Some(TextDocumentSyncCapability::Options(
@@ -187,9 +356,15 @@ impl LanguageServer for Backend {
             let (settings, message) = Self::settings_for(&mut state, &item.uri);
             let config = settings.source.clone();
             let document = Document::new(item.text, item.version, &settings.options);
-            state
-                .documents
-                .insert(item.uri.clone(), Open { document, settings });
+            let path = file_path(&item.uri);
+            state.documents.insert(
+                item.uri.clone(),
+                Open {
+                    document,
+                    settings,
+                    path,
+                },
+            );
             (message, config)
         };
         if let Some(message) = message {
@@ -201,12 +376,13 @@ impl LanguageServer for Backend {
             let text = format!("{}: settings from {}", item.uri.as_str(), config.display());
             self.client.log_message(MessageType::INFO, text).await;
         }
-        self.publish(item.uri).await;
+        let uris = self.state().with_chain_members(&item.uri);
+        self.publish(&uris).await;
     }
 
     async fn did_change(&self, params: DidChangeTextDocumentParams) {
         let uri = params.text_document.uri;
-        {
+        let uris = {
             let mut state = self.state();
             let Some(open) = state.documents.get_mut(&uri) else {
                 return;
@@ -217,35 +393,56 @@ impl LanguageServer for Backend {
                 params.text_document.version,
                 &settings.options,
             );
-        }
-        self.publish(uri).await;
+            // A parent's edit changes its children's chains.
+            state.with_chain_members(&uri)
+        };
+        self.publish(&uris).await;
     }
 
     async fn did_save(&self, params: DidSaveTextDocumentParams) {
-        if is_config(&params.text_document.uri) {
+        let uri = &params.text_document.uri;
+        if is_config(uri) {
             self.reload().await;
+        } else if self.concerns_chains(uri) {
+            self.reload_chains().await;
         }
     }
 
     async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
         if params.changes.iter().any(|change| is_config(&change.uri)) {
             self.reload().await;
+        } else if params
+            .changes
+            .iter()
+            .any(|change| self.concerns_chains(&change.uri))
+        {
+            self.reload_chains().await;
         }
     }
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
         let uri = params.text_document.uri;
-        self.state().documents.remove(&uri);
+        // Its children now see the file on disk instead of the buffer.
+        let others = {
+            let mut state = self.state();
+            let mut uris = state.with_chain_members(&uri);
+            uris.retain(|u| *u != uri);
+            state.documents.remove(&uri);
+            uris
+        };
         // Clear what the editor shows for a closed file.
         self.client.publish_diagnostics(uri, Vec::new(), None).await;
+        self.publish(&others).await;
     }
 
     async fn hover(&self, params: HoverParams) -> RpcResult<Option<Hover>> {
         let at = params.text_document_position_params;
-        let state = self.state();
-        Ok(state.documents.get(&at.text_document.uri).and_then(|open| {
+        let uri = &at.text_document.uri;
+        let mut state = self.state();
+        let (context, _) = state.chain_context(uri, &mut HashMap::new());
+        Ok(state.documents.get(uri).and_then(|open| {
             let offset = open.document.offset(at.position);
-            hover::hover(&open.document, offset)
+            hover::hover(&open.document, offset, context.as_ref())
         }))
     }
 
