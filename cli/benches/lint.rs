@@ -149,6 +149,7 @@ fn keystroke(bencher: Bencher<'_, '_>, every_family: bool) {
     "check",
     "check_container",
     "check_macros",
+    "check_portability",
     "check_suppress",
     "to_lsp",
 ])]
@@ -167,6 +168,9 @@ fn keystroke_steps(bencher: Bencher<'_, '_>, step: &str) {
             bencher.bench_local(|| black_box(lowering::plan::lint_checks(&doc.parse.config)));
         }
         "check_macros" => bencher.bench_local(|| black_box(lowering::macros::check(&doc.parse))),
+        "check_portability" => {
+            bencher.bench_local(|| black_box(lowering::portability::check(&doc.parse)));
+        }
         "check_suppress" => {
             let all = found();
             bencher

@@ -448,7 +448,7 @@ fn check_param(
 }
 
 fn memchr_backslash(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|&b| b == b'\\')
+    memchr::memchr(b'\\', bytes)
 }
 
 /// `s` without spaces, tabs, CR and LF at either end, as offsets into `s`.
@@ -471,7 +471,7 @@ fn go_param(line: &[u8]) -> Option<(&[u8], &[u8])> {
     if line.first() == Some(&b'#') {
         return None;
     }
-    let eq = line.iter().position(|&b| b == b'=')?;
+    let eq = memchr::memchr(b'=', line)?;
     let (key, value) = (line.get(..eq)?, line.get(eq + 1..)?);
     let (ks, ke) = trim(key);
     let (vs, ve) = trim(value);
@@ -509,33 +509,70 @@ fn local(name: &[u8]) -> &[u8] {
     }
 }
 
+/// XML 1.0's `Char` production (the definition the byte scan of [`first_illegal_char`] follows).
 const fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
 /// The first byte an XML reader rejects: invalid UTF-8 or a character outside XML's range.
+///
+/// In valid UTF-8 (surrogates cannot occur) the characters outside XML's range are the ASCII
+/// controls other than TAB, LF and CR, and U+FFFE and U+FFFF (`EF BF BE`, `EF BF BF`), so the
+/// text is validated once and then scanned as bytes rather than decoded character by
+/// character ([`first_illegal_char_slow`] in the tests is the definition).
 fn first_illegal_char(source: &[u8]) -> Option<Stop> {
-    let mut offset_base = 0usize;
-    for chunk in source.utf8_chunks() {
-        let valid = chunk.valid();
-        if let Some((i, c)) = valid.char_indices().find(|(_, c)| !is_xml_char(*c)) {
-            let at = offset(u64::try_from(offset_base + i).unwrap_or(u64::MAX));
-            return Some(Stop {
-                span: Span::new(at, at + u32::try_from(c.len_utf8()).unwrap_or(1)),
-                reason: format!("the character U+{:04X} is not allowed in XML", u32::from(c)),
-            });
+    let (valid, invalid) = match std::str::from_utf8(source) {
+        Ok(_) => (source, None),
+        Err(e) => {
+            let at = e.valid_up_to();
+            let len = e.error_len().unwrap_or(source.len() - at);
+            (source.get(..at).unwrap_or_default(), Some((at, len)))
         }
-        offset_base += valid.len();
-        if !chunk.invalid().is_empty() {
-            let at = offset(u64::try_from(offset_base).unwrap_or(u64::MAX));
-            let len = u32::try_from(chunk.invalid().len()).unwrap_or(1);
-            return Some(Stop {
-                span: Span::new(at, at + len),
-                reason: "the text is not valid UTF-8".to_owned(),
-            });
-        }
+    };
+    let control = first_control(valid);
+    let noncharacter = memchr::memchr_iter(0xEF, valid)
+        .find(|&i| matches!(valid.get(i + 1..i + 3), Some([0xBF, 0xBE | 0xBF])));
+    let illegal = match (control, noncharacter) {
+        (Some(c), Some(n)) => Some(c.min(n)),
+        (c, n) => c.or(n),
+    };
+    if let Some(i) = illegal {
+        let rest = std::str::from_utf8(valid.get(i..).unwrap_or_default()).unwrap_or_default();
+        let c = rest.chars().next().unwrap_or('\u{0}');
+        let at = offset(u64::try_from(i).unwrap_or(u64::MAX));
+        return Some(Stop {
+            span: Span::new(at, at + u32::try_from(c.len_utf8()).unwrap_or(1)),
+            reason: format!("the character U+{:04X} is not allowed in XML", u32::from(c)),
+        });
     }
-    None
+    invalid.map(|(at, len)| {
+        let at = offset(u64::try_from(at).unwrap_or(u64::MAX));
+        Stop {
+            span: Span::new(at, at + u32::try_from(len).unwrap_or(1)),
+            reason: "the text is not valid UTF-8".to_owned(),
+        }
+    })
+}
+
+/// The first ASCII control character other than TAB, LF and CR; 64 bytes at a time without an
+/// early exit inside a block, so the compiler can vectorise the test.
+fn first_control(bytes: &[u8]) -> Option<usize> {
+    const fn is_control(b: u8) -> bool {
+        b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r'
+    }
+    let mut blocks = bytes.chunks_exact(64);
+    let mut base = 0;
+    for block in &mut blocks {
+        if block.iter().fold(false, |any, &b| any | is_control(b)) {
+            return block.iter().position(|&b| is_control(b)).map(|i| base + i);
+        }
+        base += 64;
+    }
+    blocks
+        .remainder()
+        .iter()
+        .position(|&b| is_control(b))
+        .map(|i| base + i)
 }
 
 fn replace_invalid_utf8(source: &[u8]) -> Vec<u8> {
@@ -623,6 +660,71 @@ mod tests {
                 ("TARS-G001".to_owned(), "<${app}>".to_owned()),
             ]
         );
+    }
+
+    /// The character-by-character definition of [`first_illegal_char`].
+    fn first_illegal_char_slow(source: &[u8]) -> Option<Stop> {
+        let mut offset_base = 0usize;
+        for chunk in source.utf8_chunks() {
+            let valid = chunk.valid();
+            if let Some((i, c)) = valid.char_indices().find(|(_, c)| !is_xml_char(*c)) {
+                let at = offset(u64::try_from(offset_base + i).unwrap());
+                return Some(Stop {
+                    span: Span::new(at, at + u32::try_from(c.len_utf8()).unwrap()),
+                    reason: format!("the character U+{:04X} is not allowed in XML", u32::from(c)),
+                });
+            }
+            offset_base += valid.len();
+            if !chunk.invalid().is_empty() {
+                let at = offset(u64::try_from(offset_base).unwrap());
+                let len = u32::try_from(chunk.invalid().len()).unwrap();
+                return Some(Stop {
+                    span: Span::new(at, at + len),
+                    reason: "the text is not valid UTF-8".to_owned(),
+                });
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn illegal_characters_found_as_the_definition_finds_them() {
+        let pieces: [&[u8]; 14] = [
+            b"a=1\n",
+            b"\t",
+            b"\r",
+            b"\x00",
+            b"\x1f",
+            b"\x7f",
+            "中".as_bytes(),
+            "\u{FFFE}".as_bytes(),
+            "\u{FFFF}".as_bytes(),
+            "\u{FFFD}".as_bytes(),
+            "😀".as_bytes(),
+            b"\xEF\xBF",
+            b"\xff",
+            b"\xe4\xb8",
+        ];
+        // Every sequence of up to three pieces, then long texts that put them past a block.
+        let mut texts: Vec<Vec<u8>> = vec![Vec::new()];
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    texts.push([a, b, c].concat());
+                }
+            }
+        }
+        let long: Vec<Vec<u8>> = texts
+            .iter()
+            .take(400)
+            .map(|t| [&b"x=y\n".repeat(40)[..], t, b"tail"].concat())
+            .collect();
+        texts.extend(long);
+        for text in &texts {
+            let fast = first_illegal_char(text).map(|s| (s.span, s.reason));
+            let slow = first_illegal_char_slow(text).map(|s| (s.span, s.reason));
+            assert_eq!(fast, slow, "{text:?}");
+        }
     }
 
     #[test]
