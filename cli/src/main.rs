@@ -11,6 +11,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+// jemalloc keeps freed pages for reuse; glibc unmaps large buffers on free, so the language
+// server page-faulted every re-parse of a large template in again (BENCHMARKS.md, "Lint").
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Compile, check and run Tars service templates in containers.
 #[derive(Parser, Debug)]
 #[command(name = "tarsdock", version, about, long_about = None)]

@@ -26,7 +26,7 @@ pub(crate) struct Document {
 
 impl Document {
     pub(crate) fn new(text: String, version: i32, options: &LintOptions) -> Self {
-        let parse = parser::parse(text.as_bytes().to_vec());
+        let parse = parser::parse(text.as_bytes());
         let index = LineIndex::from_lines(text.as_bytes(), &parse.tree.lines);
         let diagnostics = check(&parse, options);
         Self {
@@ -66,7 +66,8 @@ impl Document {
 
     /// Parses and lints the current text again.
     pub(crate) fn relint(&mut self, options: &LintOptions) {
-        self.parse = parser::parse(self.text.as_bytes().to_vec());
+        // `&[u8]` goes straight into the parse's `Arc<[u8]>`: one copy, not two.
+        self.parse = parser::parse(self.text.as_bytes());
         self.index = LineIndex::from_lines(self.text.as_bytes(), &self.parse.tree.lines);
         self.diagnostics = check(&self.parse, options);
     }
