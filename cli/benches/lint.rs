@@ -5,7 +5,9 @@
 //! - `keystroke`: the language server's path for one keystroke in the shared 1 MB template:
 //!   apply an incremental change, parse, lint (`lowering::lint::check_template`) and convert the
 //!   findings to LSP diagnostics. The server's own `Document` is included from
-//!   `src/lsp/document.rs`, so this is the code the server runs.
+//!   `src/lsp/document.rs`, so this is the code the server runs;
+//! - `keystroke_scaling`: the same on generated templates of 100 KB to 4 MB;
+//! - `keystroke_steps`: the parts of one keystroke, each on its own.
 //!
 //! Run with `cargo bench -p cli --bench lint`. The 1 MB template is read from
 //! `../shared/bench/` (or beside `TARSDOCK_UPSTREAM_FIXTURES`); when absent, that benchmark
@@ -16,6 +18,10 @@
 #[allow(dead_code, unreachable_pub)]
 #[path = "../src/lsp/document.rs"]
 mod document;
+
+// The parser benchmarks' generated inputs, for the scaling case.
+#[path = "../../parser/benches/common/mod.rs"]
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
@@ -101,9 +107,22 @@ fn keystroke(bencher: Bencher<'_, '_>, every_family: bool) {
     let Some(text) = LARGE.as_ref() else {
         return;
     };
-    let options = options(every_family);
-    let uri: Uri = "file:///bench/large-1mb.conf".parse().unwrap();
-    let mut doc = document::Document::new(text.clone(), 1, &options);
+    type_in_the_middle(bencher, text.clone(), &options(every_family));
+}
+
+/// How one keystroke's cost grows with the template: generated templates (shaped like the
+/// shared one, `parser/benches/common`) of about 100 KB, 1 MB and 4 MB, default selection.
+#[divan::bench(args = [100 * common::KB, common::MB, 4 * common::MB])]
+fn keystroke_scaling(bencher: Bencher<'_, '_>, bytes: usize) {
+    let text = String::from_utf8(common::realistic(bytes).to_vec()).unwrap();
+    type_in_the_middle(bencher, text, &options(false));
+}
+
+/// Types `x` after the `=` of the parameter line nearest the middle of `text`, then deletes
+/// it, one change per iteration, through the server's `Document`.
+fn type_in_the_middle(bencher: Bencher<'_, '_>, text: String, options: &LintOptions) {
+    let uri: Uri = "file:///bench/large.conf".parse().unwrap();
+    let mut doc = document::Document::new(text, 1, options);
     // A parameter line in the middle of the file: type after its `=`.
     let middle = u32::try_from(doc.parse.tree.lines.len() / 2).unwrap();
     let line = (middle..)
@@ -142,7 +161,7 @@ fn keystroke(bencher: Bencher<'_, '_>, every_family: bool) {
                 text: String::new(),
             }
         };
-        doc.apply_changes(vec![change], version, &options);
+        doc.apply_changes(vec![change], version, options);
         black_box(doc.lsp_diagnostics(&uri).len())
     });
 }
