@@ -2,7 +2,7 @@
 //! anchors §2.1), the checks that need only the template, the ports tarsnode publishes for the
 //! service's endpoints, and host-port conflicts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
@@ -282,15 +282,11 @@ pub(crate) fn check_template(config: &Config, out: &mut Vec<Diagnostic>) -> Vec<
             ports.push(port);
         }
     }
-    let mut seen: Vec<(PortBinding, Span, String)> = Vec::new();
+    let mut taken = Taken::default();
     for port in &ports {
         for binding in &port.bindings {
-            report_conflict(binding, port.value_span, &seen, out);
-            seen.push((
-                binding.clone(),
-                port.value_span,
-                "another `<ports>` line".to_owned(),
-            ));
+            taken.report_conflict(binding, port.value_span, out);
+            taken.add(binding, port.value_span, "another `<ports>` line");
         }
         if let Some(low) = port
             .bindings
@@ -547,19 +543,16 @@ pub(crate) fn combine(
         }
         kept.push(auto);
     }
-    let mut seen: Vec<(PortBinding, Span, String)> = Vec::new();
+    // Automatic bindings against the earlier ones, then each template line against the
+    // automatic ones only (template lines among themselves: `check_template`).
+    let mut automatic = Taken::default();
     for auto in &kept {
-        report_conflict(&auto.binding, auto.span, &seen, out);
-        seen.push((auto.binding.clone(), auto.span, auto.what.clone()));
+        automatic.report_conflict(&auto.binding, auto.span, out);
+        automatic.add(&auto.binding, auto.span, &auto.what);
     }
     for port in template {
         for binding in &port.bindings {
-            let automatic_only: Vec<(PortBinding, Span, String)> = seen
-                .iter()
-                .filter(|(b, _, _)| !matches!(b.origin, PortOrigin::Template(_)))
-                .cloned()
-                .collect();
-            report_conflict(binding, port.value_span, &automatic_only, out);
+            automatic.report_conflict(binding, port.value_span, out);
         }
     }
     let mut bindings: Vec<PortBinding> = kept.into_iter().map(|a| a.binding).collect();
@@ -575,32 +568,54 @@ pub(crate) fn combine(
     bindings
 }
 
-/// Reports `binding` when its single, non-ephemeral host port is already taken in `seen`.
-fn report_conflict(
-    binding: &PortBinding,
-    span: Span,
-    seen: &[(PortBinding, Span, String)],
-    out: &mut Vec<Diagnostic>,
-) {
-    if !binding.host_port.is_single() || binding.host_port.start == 0 {
-        return;
+/// Single, non-ephemeral host ports already bound, by protocol and port, each bucket in the
+/// order the bindings were added. Only a binding on the same protocol and port can clash, so a
+/// lookup compares addresses within one (almost always one-entry) bucket instead of with every
+/// earlier binding: linear in the number of lines, not quadratic.
+#[derive(Default)]
+struct Taken<'a> {
+    by_port: HashMap<(Proto, u16), Vec<Bound<'a>>>,
+}
+
+/// A binding that took a host port: where it is written and what it is, for the message.
+type Bound<'a> = (&'a PortBinding, Span, &'a str);
+
+impl<'a> Taken<'a> {
+    fn add(&mut self, binding: &'a PortBinding, span: Span, what: &'a str) {
+        if binding.host_port.is_single() && binding.host_port.start != 0 {
+            self.by_port
+                .entry((binding.proto, binding.host_port.start))
+                .or_default()
+                .push((binding, span, what));
+        }
     }
-    let clash = seen.iter().find(|(other, _, _)| {
-        other.proto == binding.proto
-            && other.host_port == binding.host_port
-            && addresses_overlap(&other.host_ip, &binding.host_ip)
-    });
-    if let Some((other, other_span, what)) = clash {
-        let address = HostAddress {
-            ip: binding.host_ip.clone(),
-            port: binding.host_port,
-        };
-        out.push(codes::host_port_conflict(
-            span,
-            &format!("`{address}/{}`", binding.proto),
-            (*other_span != span && !other_span.is_empty()).then_some(*other_span),
-            &format!("{what} (`{}`)", other.key()),
-        ));
+
+    /// Reports `binding` when its single, non-ephemeral host port is already taken, naming
+    /// the first binding that took it.
+    fn report_conflict(&self, binding: &PortBinding, span: Span, out: &mut Vec<Diagnostic>) {
+        if !binding.host_port.is_single() || binding.host_port.start == 0 {
+            return;
+        }
+        let clash = self
+            .by_port
+            .get(&(binding.proto, binding.host_port.start))
+            .and_then(|bucket| {
+                bucket
+                    .iter()
+                    .find(|(other, _, _)| addresses_overlap(&other.host_ip, &binding.host_ip))
+            });
+        if let Some((other, other_span, what)) = clash {
+            let address = HostAddress {
+                ip: binding.host_ip.clone(),
+                port: binding.host_port,
+            };
+            out.push(codes::host_port_conflict(
+                span,
+                &format!("`{address}/{}`", binding.proto),
+                (*other_span != span && !other_span.is_empty()).then_some(*other_span),
+                &format!("{what} (`{}`)", other.key()),
+            ));
+        }
     }
 }
 
@@ -636,6 +651,76 @@ pub fn by_key(bindings: &[PortBinding]) -> BTreeMap<String, Vec<&PortBinding>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The pairwise definition [`Taken`] replaces: each binding against every earlier one.
+    fn pairwise(bindings: &[(PortBinding, Span)]) -> Vec<Diagnostic> {
+        let mut out = Vec::new();
+        for (i, (binding, span)) in bindings.iter().enumerate() {
+            if !binding.host_port.is_single() || binding.host_port.start == 0 {
+                continue;
+            }
+            let clash = bindings[..i].iter().find(|(other, _)| {
+                other.proto == binding.proto
+                    && other.host_port == binding.host_port
+                    && addresses_overlap(&other.host_ip, &binding.host_ip)
+            });
+            if let Some((other, other_span)) = clash {
+                let address = HostAddress {
+                    ip: binding.host_ip.clone(),
+                    port: binding.host_port,
+                };
+                out.push(codes::host_port_conflict(
+                    *span,
+                    &format!("`{address}/{}`", binding.proto),
+                    (other_span != span && !other_span.is_empty()).then_some(*other_span),
+                    &format!("earlier (`{}`)", other.key()),
+                ));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn hashed_conflicts_equal_the_pairwise_definition() {
+        const IPS: [&str; 7] = ["", "0.0.0.0", "::", "127.0.0.1", "::1", "10.0.0.1", "x"];
+        const PROTOS: [Proto; 3] = [Proto::Tcp, Proto::Udp, Proto::Sctp];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            usize::try_from(state % n).unwrap()
+        };
+        let mut conflicts = 0;
+        for round in 0..2000 {
+            let len = 1 + round % 40;
+            let bindings: Vec<(PortBinding, Span)> = (0..len)
+                .map(|i| {
+                    let start = [0u16, 80, 80, 443, 8080][next(5)];
+                    let end = if next(6) == 0 { start + 5 } else { start };
+                    let binding = PortBinding {
+                        container_port: 80,
+                        proto: PROTOS[next(3)],
+                        host_ip: IPS[next(7)].to_owned(),
+                        host_port: PortRange { start, end },
+                        origin: PortOrigin::LocalAdmin { line: None },
+                    };
+                    let at = u32::try_from(i * 10).unwrap();
+                    (binding, Span::new(at, at + next(3) as u32))
+                })
+                .collect();
+            let mut taken = Taken::default();
+            let mut hashed = Vec::new();
+            for (binding, span) in &bindings {
+                taken.report_conflict(binding, *span, &mut hashed);
+                taken.add(binding, *span, "earlier");
+            }
+            assert_eq!(hashed, pairwise(&bindings), "round {round}");
+            conflicts += hashed.len();
+        }
+        // The generator must reach the interesting case.
+        assert!(conflicts > 5000, "only {conflicts} conflicts generated");
+    }
 
     #[test]
     fn keys() {

@@ -1,7 +1,7 @@
 //! `<volumes>` lines (`/host/path=/container/path`): the path grammar, the checks that need only
 //! the template, and the default mounts tarsnode adds (with the `TARS_HOSTPATH` rewrite).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 
 use nom::Parser as _;
@@ -278,18 +278,23 @@ fn report_lost_lines(
     out: &mut Vec<Diagnostic>,
 ) {
     let source = config.source();
+    // Indexed once, so that each raw line is one lookup rather than a scan of every kept line.
+    let kept_lines: HashSet<Span> = params.iter().map(|p| p.origin.line).collect();
+    let mut kept_by_key: HashMap<&[u8], Span> = HashMap::new();
+    for p in params {
+        if let Some(key) = source.get(p.origin.key.range()) {
+            kept_by_key.entry(key).or_insert(p.origin.line);
+        }
+    }
     for &span in line_spans {
-        if params.iter().any(|p| p.origin.line == span) {
+        if kept_lines.contains(&span) {
             continue;
         }
         let raw = source.get(span.range()).unwrap_or_default();
         let key = raw_key(raw);
-        let kept = params
-            .iter()
-            .find(|p| source.get(p.origin.key.range()).is_some_and(|k| k == key));
         out.push(codes::duplicate_volume_source(
             span,
-            kept.map(|p| p.origin.line),
+            kept_by_key.get(key).copied(),
             &String::from_utf8_lossy(key),
         ));
     }
