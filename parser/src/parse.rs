@@ -276,6 +276,9 @@ impl Parser {
                     ),
                 );
                 self.push(errors::unterminated_tag(line.content));
+                if self.report {
+                    return self.recover_unterminated(line.content);
+                }
                 depth
             }
             LineKind::Open { name, rest } => {
@@ -294,6 +297,41 @@ impl Parser {
                 depth
             }
         }
+    }
+
+    /// Recovery after an unterminated tag line (upstream has refused the text there): read
+    /// `<name` as the open tag it starts, so that its `</name>` does not cascade into an
+    /// unmatched-close error, and `</part` as the close of the innermost open domain whose name
+    /// starts with `part` (the name may be cut short too; with none, it closes nothing). A line
+    /// that does not read as a tag name opens nothing. Returns the line's depth.
+    fn recover_unterminated(&mut self, content: Span) -> u32 {
+        let depth = self.depth();
+        if self.text(content).starts_with(b"</") {
+            let raw = self.text(content.sub(2, content.len() as usize));
+            let (s, e) = syntax::trim_range(raw);
+            let partial = raw.get(s..e).unwrap_or_default().to_vec();
+            let target = self
+                .stack
+                .iter()
+                .rposition(|frame| self.domain_name(frame.id).starts_with(&partial));
+            if let Some(target) = target {
+                while self.stack.len() > target {
+                    self.pop_frame();
+                }
+            }
+            return self.depth();
+        }
+        let name = content.sub(1, content.len() as usize);
+        // Only what reads as a domain name: `<`, `<!-- …` or `<?xml …` opens nothing.
+        let raw = self.text(name);
+        let (s, e) = syntax::trim_range(raw);
+        let looks_like_name = raw.get(s..e).is_some_and(|n| {
+            !n.is_empty() && !matches!(n[0], b'!' | b'?' | b'/') && !n.contains(&b'<')
+        });
+        if looks_like_name {
+            self.open(name);
+        }
+        depth
     }
 
     /// Upstream reads `stack.top()` of an empty stack after `</>`: undefined behaviour, which
@@ -586,5 +624,38 @@ mod tests {
         assert!(parse.upstream_error.is_some());
         assert_eq!(parse.diagnostics.len(), 1);
         assert_eq!(parse.diagnostics[0].code, errors::FILE_TOO_LARGE.code);
+    }
+
+    fn codes(text: &str) -> Vec<&'static str> {
+        parse(text.as_bytes())
+            .diagnostics
+            .iter()
+            .map(|d| d.code.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn an_unterminated_tag_is_one_finding_not_a_cascade() {
+        let unterminated = errors::UNTERMINATED_TAG.code.as_str();
+        // `<tars` is read as the open tag it starts: `a` is inside it, `</tars>` closes it.
+        let parse = parse(&b"<tars\n  a=1\n</tars>\n"[..]);
+        assert_eq!(codes("<tars\n  a=1\n</tars>\n"), [unterminated]);
+        assert!(parse.upstream_error.is_some(), "upstream still refuses it");
+        assert_eq!(
+            parse.config.get(b"/tars<a>").ok().flatten(),
+            Some(&b"1"[..])
+        );
+        // A close cut short closes the innermost domain whose name it starts...
+        assert_eq!(
+            codes("<tars>\n<server>\n</serv\nb=2\n</tars>\n"),
+            [unterminated]
+        );
+        // ...and nothing when no open domain has such a name.
+        assert_eq!(codes("<tars>\n<a>\n</a>\n</x\n</tars>\n"), [unterminated]);
+        // Lines that are not tag names open nothing.
+        for line in ["<", "<!-- note", "<?xml version=\"1.0\"", "<a<b"] {
+            let text = format!("<tars>\n{line}\n</tars>\n");
+            assert_eq!(codes(&text), [unterminated], "{line:?}");
+        }
     }
 }
