@@ -569,3 +569,68 @@ fn initialization_options_name_the_index_when_no_config_does() {
     drop(client.stdin);
     assert!(client.child.wait().unwrap().success());
 }
+
+/// A client that lets servers register file watchers is asked to watch the config, indexes and
+/// templates; a watched change of `tarsdock.toml` on disk then re-lints with the new settings.
+#[test]
+fn the_server_registers_file_watchers_and_reloads_on_their_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let config = root.join("tarsdock.toml");
+    std::fs::write(&config, "[lint]\nignore = [\"duplicate-key\"]\n").unwrap();
+    let path = root.join("app.conf");
+    let uri = uri_of(&path);
+    let text = "<tars>\n  timeout=100\n  timeout=200\n</tars>\n";
+    std::fs::write(&path, text).unwrap();
+
+    let mut client = Client::start();
+    client.request(
+        "initialize",
+        json!({ "processId": null, "rootUri": null,
+                "capabilities": { "workspace": { "didChangeWatchedFiles": { "dynamicRegistration": true } } } }),
+    );
+    client.notify("initialized", json!({}));
+    // The server's request, answered as a client does.
+    let request = loop {
+        let message = client.receive("client/registerCapability");
+        if message["method"] == "client/registerCapability" {
+            break message;
+        }
+        client.pending.push(message);
+    };
+    let registration = &request["params"]["registrations"][0];
+    assert_eq!(registration["method"], "workspace/didChangeWatchedFiles");
+    assert_eq!(
+        registration["registerOptions"]["watchers"],
+        json!([
+            { "globPattern": "**/tarsdock.toml" },
+            { "globPattern": "**/*.toml" },
+            { "globPattern": "**/*.conf" }
+        ])
+    );
+    client.send(&json!({ "jsonrpc": "2.0", "id": request["id"], "result": null }));
+
+    open(&mut client, &uri, text);
+    let published = client.notification("textDocument/publishDiagnostics", |p| p["uri"] == uri);
+    assert_eq!(
+        published["diagnostics"],
+        json!([]),
+        "duplicate-key is ignored"
+    );
+
+    // The config changes on disk; the client reports it through the registered watcher.
+    std::fs::write(&config, "[lint]\n").unwrap();
+    client.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({ "changes": [{ "uri": uri_of(&config), "type": 2 }] }),
+    );
+    let published = client.notification("textDocument/publishDiagnostics", |p| {
+        p["uri"] == uri && !p["diagnostics"].as_array().unwrap().is_empty()
+    });
+    assert_eq!(codes(&published["diagnostics"]), ["TARS-S104"]);
+
+    assert_eq!(client.request("shutdown", Value::Null), Value::Null);
+    client.notify("exit", Value::Null);
+    drop(client.stdin);
+    assert!(client.child.wait().unwrap().success());
+}

@@ -25,10 +25,12 @@ use tower_lsp_server::jsonrpc::Result as RpcResult;
 use tower_lsp_server::ls_types::{
     CodeActionKind, CodeActionOptions, CodeActionParams, CodeActionProviderCapability,
     CodeActionResponse, DidChangeTextDocumentParams, DidChangeWatchedFilesParams,
-    DidCloseTextDocumentParams, DidOpenTextDocumentParams, DidSaveTextDocumentParams, Hover,
-    HoverParams, HoverProviderCapability, InitializeParams, InitializeResult, MessageType,
-    SaveOptions, ServerCapabilities, ServerInfo, TextDocumentSyncCapability, TextDocumentSyncKind,
-    TextDocumentSyncOptions, TextDocumentSyncSaveOptions, Uri,
+    DidChangeWatchedFilesRegistrationOptions, DidCloseTextDocumentParams,
+    DidOpenTextDocumentParams, DidSaveTextDocumentParams, FileSystemWatcher, GlobPattern, Hover,
+    HoverParams, HoverProviderCapability, InitializeParams, InitializeResult, InitializedParams,
+    MessageType, Registration, SaveOptions, ServerCapabilities, ServerInfo,
+    TextDocumentSyncCapability, TextDocumentSyncKind, TextDocumentSyncOptions,
+    TextDocumentSyncSaveOptions, Uri,
 };
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 
@@ -56,6 +58,7 @@ pub(crate) fn run(_args: &Args) -> anyhow::Result<Status> {
                 resolver: Resolver::new(Overrides::default()),
                 initial_index: None,
                 indexes: chain::Indexes::default(),
+                can_watch_files: false,
             }),
         });
         Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
@@ -64,6 +67,9 @@ pub(crate) fn run(_args: &Args) -> anyhow::Result<Status> {
     });
     Ok(Status::Success)
 }
+
+/// The id of the file-watcher registration (see [`Backend::initialized`]).
+const WATCH_REGISTRATION: &str = "tarsdock-watched-files";
 
 struct Backend {
     client: Client,
@@ -76,6 +82,9 @@ struct State {
     /// `initializationOptions.index`: the index for documents whose config names none.
     initial_index: Option<PathBuf>,
     indexes: chain::Indexes,
+    /// The client lets the server register file watchers (`didChangeWatchedFiles` with
+    /// `dynamicRegistration`).
+    can_watch_files: bool,
 }
 
 struct Open {
@@ -315,7 +324,17 @@ fn initial_index(options: Option<&serde_json::Value>) -> Option<PathBuf> {
 
 impl LanguageServer for Backend {
     async fn initialize(&self, params: InitializeParams) -> RpcResult<InitializeResult> {
-        self.state().initial_index = initial_index(params.initialization_options.as_ref());
+        {
+            let mut state = self.state();
+            state.initial_index = initial_index(params.initialization_options.as_ref());
+            state.can_watch_files = params
+                .capabilities
+                .workspace
+                .as_ref()
+                .and_then(|w| w.did_change_watched_files.as_ref())
+                .and_then(|w| w.dynamic_registration)
+                .unwrap_or(false);
+        }
         Ok(InitializeResult {
             capabilities: ServerCapabilities {
                 text_document_sync: Some(TextDocumentSyncCapability::Options(
@@ -343,6 +362,39 @@ impl LanguageServer for Backend {
             }),
             ..InitializeResult::default()
         })
+    }
+
+    /// Asks the client to report changes to the files a lint depends on beyond the open
+    /// buffers: `tarsdock.toml`, template indexes (`*.toml`) and templates (`*.conf`), so that
+    /// an edit on disk (a parent, the index, the config) re-lints what it affects. Clients
+    /// that cannot register watchers dynamically send such events only if set up to.
+    async fn initialized(&self, _: InitializedParams) {
+        if !self.state().can_watch_files {
+            return;
+        }
+        let watchers = [
+            format!("**/{}", config::FILE_NAME),
+            "**/*.toml".to_owned(),
+            "**/*.conf".to_owned(),
+        ]
+        .into_iter()
+        .map(|glob| FileSystemWatcher {
+            glob_pattern: GlobPattern::String(glob),
+            kind: None,
+        })
+        .collect();
+        let options = DidChangeWatchedFilesRegistrationOptions { watchers };
+        let registration = Registration {
+            id: WATCH_REGISTRATION.to_owned(),
+            method: "workspace/didChangeWatchedFiles".to_owned(),
+            register_options: serde_json::to_value(options).ok(),
+        };
+        if let Err(error) = self.client.register_capability(vec![registration]).await {
+            let text = format!(
+                "tarsdock: the client refused to watch files ({error}); edits on disk are seen on save only"
+            );
+            self.client.log_message(MessageType::WARNING, text).await;
+        }
     }
 
     async fn shutdown(&self) -> RpcResult<()> {
