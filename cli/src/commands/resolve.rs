@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use lowering::resolve::{Profile, Resolution, resolve};
-use parser::{Severity, Sources};
+use parser::{Diagnostic, Parse, Severity, SourceId, Sources};
 use serde_json::json;
 
 use super::chain::{self, LoadedSet};
@@ -79,7 +79,35 @@ pub(crate) fn load(args: &Args) -> anyhow::Result<Resolved> {
         source: *source,
         parse,
     });
-    let resolution = resolve(&loaded.set, &name, profile.as_ref());
+    let mut resolution = resolve(&loaded.set, &name, profile.as_ref());
+    // A member upstream cannot parse is dropped (TARS-C003, at the point upstream stops): show
+    // why, with that file's own errors, so that the finding's "fix the errors reported for
+    // this file" has them to point at.
+    let dropped: Vec<(SourceId, &Parse)> = loaded
+        .set
+        .iter()
+        .map(|t| (t.source, &t.parse))
+        .chain(profile.as_ref().map(|p| (p.source, p.parse)))
+        .filter(|(source, parse)| {
+            parse.upstream_error.is_some()
+                && resolution.diagnostics.iter().any(|d| {
+                    d.source == *source
+                        && d.code == lowering::codes::chain::DROPPED_CHAIN_MEMBER.code
+                })
+        })
+        .collect();
+    for (source, parse) in dropped {
+        for mut d in parse
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .cloned()
+        {
+            d.relocate(source);
+            resolution.diagnostics.push(d);
+        }
+    }
+    resolution.diagnostics.sort_by_key(Diagnostic::sort_key);
     Ok(Resolved {
         sources,
         resolution,
@@ -137,7 +165,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
     })
 }
 
-fn at(sources: &Sources, source: parser::SourceId, span: parser::Span) -> (String, u32) {
+fn at(sources: &Sources, source: SourceId, span: parser::Span) -> (String, u32) {
     sources.get(source).map_or_else(
         || (String::new(), 0),
         |f| (f.name.clone(), f.line_col(span.start).line),
