@@ -176,6 +176,7 @@ fn type_in_the_middle(bencher: Bencher<'_, '_>, text: String, options: &LintOpti
     "check_portability",
     "check_suppress",
     "to_lsp",
+    "to_json",
 ])]
 fn keystroke_steps(bencher: Bencher<'_, '_>, step: &str) {
     let Some(text) = LARGE.as_ref() else {
@@ -216,6 +217,11 @@ fn keystroke_steps(bencher: Bencher<'_, '_>, step: &str) {
             });
         }
         "to_lsp" => bencher.bench_local(|| black_box(doc.lsp_diagnostics(&uri).len())),
+        "to_json" => {
+            // What publishing costs the server on top: the notification's JSON.
+            let diagnostics = doc.lsp_diagnostics(&uri);
+            bencher.bench_local(|| black_box(serde_json::to_vec(&diagnostics).unwrap().len()));
+        }
         other => panic!("no keystroke step `{other}`"),
     }
 }
