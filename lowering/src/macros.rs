@@ -122,7 +122,7 @@ pub fn check(parse: &Parse) -> Vec<Diagnostic> {
     let src = parse.source();
     let mut out = Vec::new();
     // A template repeats its unknown names (`${db_host}` in every section): look each up once.
-    let mut suggestions: HashMap<&[u8], Option<&'static str>> = HashMap::new();
+    let mut suggestions: HashMap<&str, Option<&'static str>> = HashMap::new();
     let mut visit = |span: Span, place: Option<&str>| {
         let text = src.get(span.range()).unwrap_or_default();
         for reference in references(text, span) {
@@ -134,9 +134,7 @@ pub fn check(parse: &Parse) -> Vec<Diagnostic> {
                             out.push(codes::macro_in_key_or_tag(span, name, place));
                         }
                     } else {
-                        let suggestion = *suggestions
-                            .entry(name.as_bytes())
-                            .or_insert_with(|| suggest(name));
+                        let suggestion = *suggestions.entry(name).or_insert_with(|| suggest(name));
                         out.push(codes::unknown_macro(span, name, suggestion));
                     }
                 }
@@ -180,10 +178,8 @@ pub fn check(parse: &Parse) -> Vec<Diagnostic> {
     out
 }
 
-/// The offset of the first `${` in `text`.
-///
-/// Keys and values are short, so a `memchr` for `$` beats building a substring searcher for
-/// every one of them (the lint visits each key and value of the template).
+/// The offset of the first `${` in `text` (a key, value or tag name: short, so a `memchr`
+/// for `$` beats building a substring searcher for each).
 fn find_open(text: &[u8]) -> Option<usize> {
     memchr::memchr_iter(b'$', text).find(|&i| text.get(i + 1) == Some(&b'{'))
 }

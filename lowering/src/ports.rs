@@ -581,24 +581,26 @@ struct Taken<'a> {
 type Bound<'a> = (&'a PortBinding, Span, &'a str);
 
 impl<'a> Taken<'a> {
+    /// The bucket of `binding`: only a single, non-ephemeral host port can be taken.
+    fn key(binding: &PortBinding) -> Option<(Proto, u16)> {
+        (binding.host_port.is_single() && binding.host_port.start != 0)
+            .then_some((binding.proto, binding.host_port.start))
+    }
+
     fn add(&mut self, binding: &'a PortBinding, span: Span, what: &'a str) {
-        if binding.host_port.is_single() && binding.host_port.start != 0 {
+        if let Some(key) = Self::key(binding) {
             self.by_port
-                .entry((binding.proto, binding.host_port.start))
+                .entry(key)
                 .or_default()
                 .push((binding, span, what));
         }
     }
 
-    /// Reports `binding` when its single, non-ephemeral host port is already taken, naming
-    /// the first binding that took it.
+    /// Reports `binding` when its host port is already taken, naming the first binding that
+    /// took it.
     fn report_conflict(&self, binding: &PortBinding, span: Span, out: &mut Vec<Diagnostic>) {
-        if !binding.host_port.is_single() || binding.host_port.start == 0 {
-            return;
-        }
-        let clash = self
-            .by_port
-            .get(&(binding.proto, binding.host_port.start))
+        let clash = Self::key(binding)
+            .and_then(|key| self.by_port.get(&key))
             .and_then(|bucket| {
                 bucket
                     .iter()

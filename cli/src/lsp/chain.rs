@@ -18,7 +18,8 @@ use tower_lsp_server::ls_types::{
     self as lsp, DiagnosticRelatedInformation, Location, Position, Range, Uri,
 };
 
-use super::document::Document;
+use super::document::{Document, lsp_diagnostic, lsp_position};
+use super::hover::shown_value;
 use crate::commands::chain::{IndexFile, read_index};
 
 /// The template indexes read so far, by the path they are configured as.
@@ -242,11 +243,7 @@ impl Built {
 
     fn position(&self, source: SourceId, offset: u32) -> Position {
         self.file(source).map_or_else(Position::default, |file| {
-            let at = file.text.line_col(offset);
-            Position {
-                line: at.line.saturating_sub(1),
-                character: at.column_utf16.saturating_sub(1),
-            }
+            lsp_position(file.text.line_col(offset))
         })
     }
 
@@ -297,33 +294,24 @@ impl Context {
     }
 
     /// The chain findings, selected as the document's own are, as LSP diagnostics of the
-    /// document at `uri`: at their place when they are in the document, else at its start
+    /// document: at their place when they are in the document, else at its start
     /// with the file and line in the message and the place as related information.
-    pub(crate) fn diagnostics(
-        &self,
-        document: &Document,
-        uri: &Uri,
-        options: &LintOptions,
-    ) -> Vec<lsp::Diagnostic> {
+    pub(crate) fn diagnostics(&self, options: &LintOptions) -> Vec<lsp::Diagnostic> {
         lowering::lint::check_chain(&self.resolution, options)
             .iter()
-            .map(|d| self.to_lsp(d, document, uri))
+            .map(|d| self.to_lsp(d))
             .collect()
     }
 
-    fn to_lsp(&self, d: &Diagnostic, document: &Document, uri: &Uri) -> lsp::Diagnostic {
+    fn to_lsp(&self, d: &Diagnostic) -> lsp::Diagnostic {
         let built = &self.built;
-        // Severity, code, source and tags as for the document's own findings.
-        let mut out = document.to_lsp(d, uri);
         let mut related = Vec::new();
-        let mut message = d.message.clone();
-        if Some(d.source) == self.source {
-            out.range = built.range(d.source, d.span);
+        let (range, place) = if Some(d.source) == self.source {
+            (built.range(d.source, d.span), None)
         } else {
-            out.range = Range::default();
-            let _ = write!(
-                message,
-                " ({} line {})",
+            // Elsewhere (the index, a parent): at the document's start, the place named.
+            let place = format!(
+                "{} line {}",
                 built.shown(d.source),
                 built.line(d.source, d.span.start)
             );
@@ -337,20 +325,15 @@ impl Context {
                     },
                 });
             }
-        }
-        if let Some(help) = &d.help {
-            message.push_str("\nhelp: ");
-            message.push_str(help);
-        }
-        out.message = message;
+            (Range::default(), Some(place))
+        };
         related.extend(d.related.iter().filter_map(|label| {
             Some(DiagnosticRelatedInformation {
                 location: built.location(label.source, label.span)?,
                 message: label.message.clone(),
             })
         }));
-        out.related_information = (!related.is_empty()).then_some(related);
-        out
+        lsp_diagnostic(d, range, place.as_deref(), related)
     }
 
     fn member_name(&self, resolution: &Resolution, definition: &Definition) -> String {
@@ -492,13 +475,5 @@ impl Context {
             let _ = write!(out, "\n\nkeys from: {}", names.join(", "));
         }
         out
-    }
-}
-
-fn shown_value(value: &str) -> String {
-    if value.is_empty() {
-        "*(empty)*".to_owned()
-    } else {
-        format!("`{value}`")
     }
 }

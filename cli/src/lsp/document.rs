@@ -7,7 +7,7 @@
 //! (`cli/benches/lint.rs`) includes it as it is.
 
 use lowering::lint::LintOptions;
-use parser::{Diagnostic, LineIndex, Parse, Severity, SourceId, Span};
+use parser::{Diagnostic, LineCol, LineIndex, Parse, Severity, SourceId, Span};
 use tower_lsp_server::ls_types::{
     self as lsp, DiagnosticRelatedInformation, DiagnosticTag, Location, NumberOrString, Position,
     Range, TextDocumentContentChangeEvent, Uri,
@@ -83,11 +83,6 @@ impl Document {
 
     /// One finding as an LSP diagnostic.
     pub(crate) fn to_lsp(&self, d: &Diagnostic, uri: &Uri) -> lsp::Diagnostic {
-        let mut message = d.message.clone();
-        if let Some(help) = &d.help {
-            message.push_str("\nhelp: ");
-            message.push_str(help);
-        }
         let related: Vec<DiagnosticRelatedInformation> = d
             .related
             .iter()
@@ -100,23 +95,7 @@ impl Document {
                 message: label.message.clone(),
             })
             .collect();
-        lsp::Diagnostic {
-            range: self.range(d.span),
-            severity: Some(match d.severity {
-                Severity::Error => lsp::DiagnosticSeverity::ERROR,
-                Severity::Warning => lsp::DiagnosticSeverity::WARNING,
-                Severity::Info => lsp::DiagnosticSeverity::INFORMATION,
-            }),
-            code: Some(NumberOrString::String(d.code.as_str().to_owned())),
-            code_description: None,
-            source: Some("tarsdock".to_owned()),
-            message,
-            related_information: (!related.is_empty()).then_some(related),
-            // Unused suppressions can be deleted: editors show them faded.
-            tags: (d.code == lowering::codes::lint::UNUSED_SUPPRESSION.code)
-                .then(|| vec![DiagnosticTag::UNNECESSARY]),
-            data: None,
-        }
+        lsp_diagnostic(d, self.range(d.span), None, related)
     }
 
     /// The LSP range of `span`.
@@ -129,11 +108,7 @@ impl Document {
 
     /// The LSP position (0-based line, UTF-16 column) of byte `offset`.
     pub(crate) fn position(&self, offset: u32) -> Position {
-        let at = self.index.line_col(self.text.as_bytes(), offset);
-        Position {
-            line: at.line.saturating_sub(1),
-            character: at.column_utf16.saturating_sub(1),
-        }
+        lsp_position(self.index.line_col(self.text.as_bytes(), offset))
     }
 
     /// The byte offset of an LSP position, clamped to the line and the text.
@@ -165,6 +140,52 @@ impl Document {
         let lines = &self.parse.tree.lines;
         let i = lines.partition_point(|line| line.full.end <= offset);
         lines.get(i).or_else(|| lines.last())
+    }
+}
+
+/// The LSP diagnostic of finding `d` shown at `range`, with `related` information. `place`
+/// (where the finding really is, when `range` is elsewhere) goes into the message before the
+/// help.
+pub(crate) fn lsp_diagnostic(
+    d: &Diagnostic,
+    range: Range,
+    place: Option<&str>,
+    related: Vec<DiagnosticRelatedInformation>,
+) -> lsp::Diagnostic {
+    let mut message = d.message.clone();
+    if let Some(place) = place {
+        message.push_str(" (");
+        message.push_str(place);
+        message.push(')');
+    }
+    if let Some(help) = &d.help {
+        message.push_str("\nhelp: ");
+        message.push_str(help);
+    }
+    lsp::Diagnostic {
+        range,
+        severity: Some(match d.severity {
+            Severity::Error => lsp::DiagnosticSeverity::ERROR,
+            Severity::Warning => lsp::DiagnosticSeverity::WARNING,
+            Severity::Info => lsp::DiagnosticSeverity::INFORMATION,
+        }),
+        code: Some(NumberOrString::String(d.code.as_str().to_owned())),
+        code_description: None,
+        source: Some("tarsdock".to_owned()),
+        message,
+        related_information: (!related.is_empty()).then_some(related),
+        // Unused suppressions can be deleted: editors show them faded.
+        tags: (d.code == lowering::codes::lint::UNUSED_SUPPRESSION.code)
+            .then(|| vec![DiagnosticTag::UNNECESSARY]),
+        data: None,
+    }
+}
+
+/// The LSP position (0-based line, UTF-16 column) of a 1-based line and column.
+pub(crate) const fn lsp_position(at: LineCol) -> Position {
+    Position {
+        line: at.line.saturating_sub(1),
+        character: at.column_utf16.saturating_sub(1),
     }
 }
 

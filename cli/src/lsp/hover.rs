@@ -65,26 +65,17 @@ fn index_of(doc: &Document, line: &parser::Line) -> usize {
         .partition_point(|l| l.full.start < line.full.start)
 }
 
-fn descend<'a>(doc: &'a Document, names: &[Span]) -> Option<DomainRef<'a>> {
+/// The domain `names` (raw names, outermost first) leads to in the model, and the trimmed
+/// names the model gives it on the way (what chain provenance is keyed by).
+fn descend<'a>(doc: &'a Document, names: &[Span]) -> Option<(DomainRef<'a>, Vec<String>)> {
     let mut current = doc.parse.config.root();
+    let mut path = Vec::with_capacity(names.len());
     for name in names {
         let raw = doc.parse.source().get(name.range())?;
         current = current.child(raw)?;
+        path.push(String::from_utf8_lossy(current.name()).into_owned());
     }
-    Some(current)
-}
-
-/// The trimmed names of the domains `names` as the model has them (what chain provenance
-/// is keyed by).
-fn model_path(doc: &Document, names: &[Span]) -> Option<Vec<String>> {
-    let mut current = doc.parse.config.root();
-    let mut out = Vec::with_capacity(names.len());
-    for name in names {
-        let raw = doc.parse.source().get(name.range())?;
-        current = current.child(raw)?;
-        out.push(String::from_utf8_lossy(current.name()).into_owned());
-    }
-    Some(out)
+    Some((current, path))
 }
 
 fn path_of(doc: &Document, names: &[Span]) -> String {
@@ -108,19 +99,16 @@ fn param(
     let raw_key = doc.parse.source().get(key.range())?;
     let unescaped = parser::escape::unescape(raw_key).ok()?;
     let path = path_of(doc, &names);
-    let domain = descend(doc, &names);
+    let found = descend(doc, &names);
     let shown_key = String::from_utf8_lossy(&unescaped).into_owned();
     let mut out = format!("**`{shown_key}`** in `{path}`\n\n");
-    let Some(live) = domain.and_then(|d| d.param(&unescaped)) else {
+    let Some((live, model_path)) =
+        found.and_then(|(domain, model_path)| Some((domain.param(&unescaped)?, model_path)))
+    else {
         out.push_str("not read: this line is not part of the parsed model");
         return Some(out);
     };
-    let value = String::from_utf8_lossy(live.value);
-    let value = if value.is_empty() {
-        "*(empty)*".to_owned()
-    } else {
-        format!("`{value}`")
-    };
+    let value = shown_value(&String::from_utf8_lossy(live.value));
     let _ = std::fmt::Write::write_fmt(&mut out, format_args!("value: {value}\n\n"));
     match live.origin {
         Some(origin) if origin.line.start != line.content.start => {
@@ -142,9 +130,9 @@ fn param(
         }
         None => {}
     }
-    if let (Some(chain), Some(domain)) = (chain, model_path(doc, &names)) {
+    if let Some(chain) = chain {
         out.push_str("\n\n---\n\n");
-        out.push_str(&chain.key_hover(&domain, &shown_key));
+        out.push_str(&chain.key_hover(&model_path, &shown_key));
     }
     Some(out)
 }
@@ -161,7 +149,7 @@ fn domain(
         names.push(name);
     }
     let path = path_of(doc, &names);
-    let domain = descend(doc, &names)?;
+    let (domain, model_path) = descend(doc, &names)?;
     let n_params = domain.params().count();
     let n_children = domain.children().count();
     let opened: Vec<String> = domain
@@ -173,9 +161,9 @@ fn domain(
         "domain `{path}`\n\n{n_params} parameter(s), {n_children} sub-domain(s); opened on line {}",
         opened.join(", ")
     );
-    if let (Some(chain), Some(domain)) = (chain, model_path(doc, &names)) {
+    if let Some(chain) = chain {
         out.push_str("\n\n---\n\n");
-        out.push_str(&chain.domain_hover(&domain));
+        out.push_str(&chain.domain_hover(&model_path));
     }
     Some(out)
 }
@@ -206,4 +194,13 @@ fn code_in_comment(doc: &Document, content: Span, offset: u32) -> Option<(String
         ),
         span,
     ))
+}
+
+/// A value as hover shows it: in backticks, or *(empty)*.
+pub(super) fn shown_value(value: &str) -> String {
+    if value.is_empty() {
+        "*(empty)*".to_owned()
+    } else {
+        format!("`{value}`")
+    }
 }

@@ -175,11 +175,7 @@ impl State {
             };
             let mut diagnostics = open.document.lsp_diagnostics(uri);
             if let Some(context) = context {
-                diagnostics.extend(context.diagnostics(
-                    &open.document,
-                    uri,
-                    &open.settings.options,
-                ));
+                diagnostics.extend(context.diagnostics(&open.settings.options));
                 // Stable: the document's own findings keep their order on a tie.
                 diagnostics.sort_by_key(|d| (d.range.start.line, d.range.start.character));
             }
