@@ -18,6 +18,7 @@ mod parse;
 pub mod path;
 pub mod span;
 pub mod syntax;
+pub mod terminal;
 mod tostr;
 
 pub use diagnostic::{
