@@ -29,6 +29,9 @@ use crate::listener::{self, SocketFile};
 use crate::proxy::Engine;
 use crate::state::State;
 
+/// The most header fields a request may have (the Docker CLI sends about ten).
+const MAX_HEADERS: usize = 128;
+
 /// A bound front, ready to serve.
 #[derive(Debug)]
 pub struct Front {
@@ -189,7 +192,8 @@ impl Front {
                     let connection = hyper::server::conn::http1::Builder::new()
                         .timer(TokioTimer::new())
                         .header_read_timeout(limits.header_read_timeout)
-                        .max_buf_size(limits.max_header_bytes)
+                        .max_header_size(limits.max_header_bytes)
+                        .max_headers(MAX_HEADERS)
                         .serve_connection(TokioIo::new(stream), service)
                         .with_upgrades();
                     let mut connection = pin!(connection);
