@@ -712,3 +712,125 @@ fn the_docker_cli_passes_through_and_sigterm_stops_the_front() {
     assert!(!front.socket.exists(), "the socket is removed");
     assert!(front.log().contains("SIGTERM"), "{}", front.log());
 }
+
+/// `tarsdock serve ARGS…` that is expected to exit at once: its exit code and stderr.
+fn serve_fails(args: &[&str]) -> (Option<i32>, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tarsdock"));
+    command.arg("serve").args(args).stderr(Stdio::piped());
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn startup_failures_say_why_with_their_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = |p: &Path| p.display().to_string();
+
+    let (code, err) = serve_fails(&[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--listen"), "{err}");
+
+    // The node config names the socket to serve; the engine is not there: exit 3.
+    let listen = dir.path().join("front.sock");
+    let node_config = dir.path().join("tars.tarsnode.config.conf");
+    std::fs::write(
+        &node_config,
+        format!(
+            "<tars>\n  <node>\n    <container>\n      socket={}\n      timeout=30\n    </container>\n  </node>\n</tars>\n",
+            listen.display()
+        ),
+    )
+    .unwrap();
+    let missing = dir.path().join("no-engine.sock");
+    let (code, err) = serve_fails(&[
+        "--node-config",
+        &s(&node_config),
+        "--engine",
+        &s(&missing),
+        "--lock-dir",
+        &s(&dir.path().join("locks")),
+    ]);
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("cannot reach the Docker engine"), "{err}");
+    assert!(!listen.exists(), "no socket is left behind");
+
+    // The front's own socket as the engine would loop: refused before anything is made.
+    let (code, err) = serve_fails(&["--listen", &s(&listen), "--engine", &s(&listen)]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("is the socket the front listens on"), "{err}");
+
+    // A path that is not a socket is never replaced.
+    std::fs::write(&listen, "keep me").unwrap();
+    if engine_available("serve startup") {
+        let (code, err) = serve_fails(&[
+            "--listen",
+            &s(&listen),
+            "--engine",
+            &s(&testkit::docker::socket_path()),
+            "--target",
+            "linux",
+        ]);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains("not a socket"), "{err}");
+        assert_eq!(std::fs::read_to_string(&listen).unwrap(), "keep me");
+    }
+}
+
+#[test]
+fn launches_are_serialised_with_the_clis_locks_and_with_each_other() {
+    let Some(front) = Served::start("serve locks") else {
+        return;
+    };
+    let (service, _remove) = service("serve-locks", "");
+    let args = start_args(&service, &base_image());
+
+    // A tarsdock command holding the service's lock (same lock dir) holds the node's start.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let lock = rt
+        .block_on(runtime::lock::lock_service(
+            &front.dir.path().join("locks"),
+            &service.name(),
+            Duration::from_secs(5),
+        ))
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            tx.send(front.tarsnode(&strs(&args), &[])).unwrap();
+        });
+        assert!(
+            rx.recv_timeout(Duration::from_secs(2)).is_err(),
+            "the start went ahead while another command held the service lock"
+        );
+        assert!(!docker(&["inspect", &service.name()]).status.success());
+        drop(lock);
+        let (code, out) = rx.recv_timeout(Duration::from_secs(120)).unwrap();
+        assert_eq!(code, Some(0), "{out}");
+    });
+
+    // Three starts at once (the node's pool threads): each succeeds, one container remains.
+    let outcomes: Vec<(Option<i32>, String)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..3)
+            .map(|_| scope.spawn(|| front.tarsnode(&strs(&args), &[])))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (code, out) in &outcomes {
+        assert_eq!(*code, Some(0), "{out}\n{}", front.log());
+    }
+    let filter = format!("label=tarsdock.app={}", service.app);
+    let ids = docker_ok(&["ps", "-aq", "--filter", &filter]);
+    assert_eq!(ids.lines().count(), 1, "{ids}");
+    assert_eq!(inspect(&service.name())["State"]["Status"], "running");
+}

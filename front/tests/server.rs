@@ -690,3 +690,108 @@ fn shutdown_finishes_requests_in_flight_and_removes_the_socket() {
     assert_eq!(client.join().unwrap(), "late but whole");
     assert!(!front.path.exists(), "the socket is removed at shutdown");
 }
+
+/// An engine that pulls `good:1` (progress, then the image exists) and fails `bad:1` inside
+/// the stream, after a 200.
+fn registry_engine() -> Handler {
+    Arc::new(|request: Request<Incoming>, events: Events| {
+        Box::pin(async move {
+            let target = request.uri().path_and_query().unwrap().to_string();
+            if let Some(auth) = request.headers().get("x-registry-auth") {
+                events.push(format!("auth {}", auth.to_str().unwrap()));
+            }
+            if let Some(ua) = request.headers().get("user-agent") {
+                events.push(format!("user-agent {}", ua.to_str().unwrap()));
+            }
+            if target.contains("/images/create") && target.contains("good") {
+                return json(
+                    200,
+                    &serde_json::json!({"status": "Pull complete", "id": "abc"}),
+                );
+            }
+            if target.contains("/images/create") {
+                return Response::builder()
+                    .header("content-type", "application/json")
+                    .body(full(
+                        "{\"status\":\"Pulling from x\"}\r\n{\"errorDetail\":{\"message\":\"manifest unknown\"},\"error\":\"manifest unknown\"}\r\n",
+                    ))
+                    .unwrap();
+            }
+            if target.contains("/images/good:1/json") {
+                return json(
+                    200,
+                    &serde_json::json!({"Id": "sha256:0123", "RepoDigests": []}),
+                );
+            }
+            json(404, &serde_json::json!({"message": "No such image"}))
+        })
+    })
+}
+
+#[test]
+fn pulls_for_tarsnode_take_either_alphabet_and_report_in_stream_errors() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+    let dir = tempfile::tempdir().unwrap();
+    let engine = FakeEngine::start(dir.path(), registry_engine());
+    let front = Served::start(dir.path(), &engine, Limits::default());
+    // As TC_Docker sends it: standard base64, in the header and as the body.
+    let credentials = r#"{"password":"??>>~~","serveraddress":"reg:5000","username":"tars"}"#;
+    let standard = STANDARD.encode(credentials);
+    assert!(standard.contains(['+', '/']), "{standard}");
+    let pull = |image: &str, user_agent: Option<&str>| {
+        let mut request = post(
+            &format!("/v1.40/images/create?fromImage={image}"),
+            standard.clone(),
+        );
+        request
+            .headers_mut()
+            .insert("x-registry-auth", standard.parse().unwrap());
+        if let Some(ua) = user_agent {
+            request
+                .headers_mut()
+                .insert("user-agent", ua.parse().unwrap());
+        }
+        send(&front.path, request)
+    };
+
+    let answer = pull("good:1", None);
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert!(answer.body.contains("Pull complete"), "{}", answer.body);
+    // The engine got the same credentials, base64url as it decodes them.
+    let sent = engine
+        .events
+        .all()
+        .into_iter()
+        .find_map(|e| e.strip_prefix("auth ").map(str::to_owned))
+        .unwrap();
+    let decoded: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE.decode(&sent).unwrap()).unwrap();
+    assert_eq!(decoded["username"], "tars");
+    assert_eq!(decoded["password"], "??>>~~");
+    assert_eq!(decoded["serveraddress"], "reg:5000");
+
+    // An error inside the stream (after the engine's 200) is an error status for the node.
+    let answer = pull("bad:1", None);
+    assert!(
+        !answer.status.is_success(),
+        "{} {}",
+        answer.status,
+        answer.body
+    );
+    assert!(
+        answer.message().contains("manifest unknown"),
+        "{}",
+        answer.body
+    );
+
+    // The Docker CLI reads the stream itself: passed through as it is.
+    let answer = pull("bad:2", Some("Docker-Client/20.10.24 (linux)"));
+    assert_eq!(answer.status, StatusCode::OK);
+    assert!(answer.body.contains("errorDetail"), "{}", answer.body);
+    assert!(
+        engine.events.all().contains(&format!("auth {standard}")),
+        "the CLI's header is forwarded untouched: {:?}",
+        engine.events.all()
+    );
+}
