@@ -93,7 +93,7 @@ pub(crate) async fn stop(state: &State, id: &str, request: Request<Body>) -> Res
     let asked = query_value(request.uri(), "t");
     match graceful_stop(state, name).await {
         Ok(outcome) => {
-            info!(asked_t = asked.as_deref().unwrap_or(""), %outcome, "stopped");
+            info!(asked_t = %reply::shown(asked.as_deref().unwrap_or("")), %outcome, "stopped");
             reply::no_content()
         }
         Err(response) => response,

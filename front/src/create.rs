@@ -129,7 +129,7 @@ async fn launch(state: &State, call: &ServiceCall, sent: &Value) -> Response<Bod
     let text = match read {
         Ok(Ok(text)) => text,
         Ok(Err(e)) => {
-            warn!(error = %e, "cannot read the service config");
+            warn!(error = %reply::shown(&e), "cannot read the service config");
             return reply::error(
                 StatusCode::BAD_REQUEST,
                 &format!("{} was not created: cannot read its config {e}", call.name),
@@ -146,7 +146,7 @@ async fn launch(state: &State, call: &ServiceCall, sent: &Value) -> Response<Bod
     let plan = match planned.result {
         Ok(plan) => plan,
         Err(message) => {
-            warn!(%message, "refused");
+            warn!(message = %reply::shown(&message), "refused");
             return reply::error(StatusCode::BAD_REQUEST, &message);
         }
     };
@@ -204,7 +204,7 @@ async fn launch(state: &State, call: &ServiceCall, sent: &Value) -> Response<Bod
             )
         }
         Err(error) => {
-            warn!(%error, "launch failed");
+            warn!(error = %reply::shown(&error), "launch failed");
             reply::runtime_error(&error)
         }
     }

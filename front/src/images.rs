@@ -92,7 +92,7 @@ pub(crate) async fn pull(state: &State, request: Request<Body>) -> Response<Body
             response
         }
         Ok(Err(error)) => {
-            warn!(image = %image_text, %error, "pull failed");
+            warn!(image = %image_text, error = %reply::shown(&error), "pull failed");
             reply::runtime_error(&error)
         }
         Err(_) => {

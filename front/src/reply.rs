@@ -85,6 +85,12 @@ where
     }
 }
 
+/// Untrusted text (engine replies, paths, template text, query values) made safe for a log
+/// line: control characters escaped.
+pub(crate) fn shown(text: impl std::fmt::Display) -> String {
+    parser::terminal::escape_controls(&text.to_string()).into_owned()
+}
+
 /// A JSON answer.
 #[must_use]
 pub(crate) fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
