@@ -33,6 +33,9 @@ use crate::state::State;
 /// The largest `/auth` body, and the largest engine error read back.
 const SMALL_BODY: usize = 64 * 1024;
 
+/// The most progress messages kept for a pull's answer.
+const MAX_PROGRESS_LINES: usize = 10_000;
+
 /// `POST /images/create`.
 pub(crate) async fn pull(state: &State, request: Request<Body>) -> Response<Body> {
     let uri = request.uri().clone();
@@ -73,11 +76,16 @@ pub(crate) async fn pull(state: &State, request: Request<Body>) -> Response<Body
         "pulling for the client"
     );
     let mut lines = Vec::new();
+    let mut keep = |p: &PullProgress| {
+        // Byte counters of a layer's download and extraction are what a terminal redraws;
+        // the client reads the answer whole, so it gets each step once.
+        if p.current.is_none() && lines.len() < MAX_PROGRESS_LINES {
+            lines.push(progress_line(p));
+        }
+    };
     let pulled = tokio::time::timeout(
         state.pull_timeout,
-        state
-            .pull_runtime
-            .pull(&image, auth.as_ref(), &mut |p| lines.push(progress_line(p))),
+        state.pull_runtime.pull(&image, auth.as_ref(), &mut keep),
     )
     .await;
     match pulled {

@@ -6,7 +6,9 @@
 //! given its mode and group there, and renamed into place: no client can connect while its
 //! permissions are still the umask's. An existing path is replaced only when it is a socket
 //! nobody answers on (left by a crashed run); a live one means another server is listening,
-//! and anything else is refused.
+//! and anything else is refused. (Tools that list sockets by their bound name, such as `ss -x`,
+//! show the private directory's path: the name a socket was bound to does not follow a
+//! rename.)
 
 use std::io::ErrorKind;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
