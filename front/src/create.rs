@@ -24,6 +24,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use http::{Request, Response, StatusCode};
+use lowering::ir::Target;
 use lowering::lower::PlanOptions;
 use lowering::plan::{ServiceOverrides, plan_generated_config};
 use parser::{Diagnostic, Severity, Sources};
@@ -33,6 +34,7 @@ use serde_json::{Value, json};
 use tracing::{debug, info, warn};
 
 use crate::compare::differences;
+use crate::config::PlanSettings;
 use crate::proxy::query_value;
 use crate::reply::{self, Body};
 use crate::service_config;
@@ -142,7 +144,7 @@ async fn launch(state: &State, call: &ServiceCall, sent: &Value) -> Response<Bod
             );
         }
     };
-    let planned = plan(state, call, text, &config_path);
+    let planned = plan(state.target, &state.plan, call, text, &config_path);
     let plan = match planned.result {
         Ok(plan) => plan,
         Err(message) => {
@@ -218,17 +220,23 @@ struct Planned {
     sources: Sources,
 }
 
-fn plan(state: &State, call: &ServiceCall, text: Vec<u8>, path: &std::path::Path) -> Planned {
+fn plan(
+    target: Target,
+    settings: &PlanSettings,
+    call: &ServiceCall,
+    text: Vec<u8>,
+    path: &std::path::Path,
+) -> Planned {
     let text: std::sync::Arc<[u8]> = text.into();
     let mut sources = Sources::new();
     sources.add(path.to_string_lossy(), std::sync::Arc::clone(&text));
     let parse = parser::parse(text);
     let options = PlanOptions {
         image: call.image.clone(),
-        target: state.target,
-        tars_path: state.plan.tars_path.clone(),
-        host_path: state.plan.host_path.clone(),
-        policy: state.plan.policy,
+        target,
+        tars_path: settings.tars_path.clone(),
+        host_path: settings.host_path.clone(),
+        policy: settings.policy,
         ..PlanOptions::default()
     };
     let overrides = ServiceOverrides {
@@ -331,6 +339,71 @@ mod tests {
         )
         .unwrap();
         assert_eq!(plain.read_from, PathBuf::from("/srv/A.B"));
+    }
+
+    fn settings() -> PlanSettings {
+        PlanSettings {
+            target: crate::config::TargetChoice::Auto,
+            tars_path: None,
+            host_path: None,
+            node: "n".into(),
+            policy: lowering::lower::Policy::default(),
+        }
+    }
+
+    fn call(name: &str) -> ServiceCall {
+        ServiceCall {
+            name: name.into(),
+            image: "box:1".into(),
+            exe_path: "/srv/A.B/bin/".into(),
+            server_dir: "/srv/A.B".into(),
+            read_from: PathBuf::from("/srv/A.B"),
+        }
+    }
+
+    const CONFIG: &str = "<tars>\n  <application>\n    <server>\n      app=A\n      server=B\n      \
+        logpath=/srv/log\n    </server>\n    <container>\n      <volumes>\n        \
+        /etc=/host-etc\n        /srv/data=/data\n      </volumes>\n    </container>\n  \
+        </application>\n</tars>\n";
+
+    #[test]
+    fn a_plan_with_errors_is_refused_with_file_line_column_and_code() {
+        let path = std::path::Path::new("/srv/A.B/conf/A.B.config.conf");
+        let planned = plan(
+            Target::Linux,
+            &settings(),
+            &call("A.B"),
+            CONFIG.into(),
+            path,
+        );
+        let message = planned.result.unwrap_err();
+        assert_eq!(
+            message,
+            "A.B was not created: 1 error(s) in its config: \
+             /srv/A.B/conf/A.B.config.conf:10:9: error[TARS-X001] volume mounts the sensitive \
+             host path `/etc`"
+        );
+        // Allowed by the operator's policy: planned, with the finding kept as a warning.
+        let mut allowed = settings();
+        allowed.policy.allow_host_mounts = true;
+        let planned = plan(Target::Linux, &allowed, &call("A.B"), CONFIG.into(), path);
+        let plan = planned.result.unwrap();
+        assert_eq!(plan.name, "A.B");
+        assert!(
+            planned.warnings.iter().any(|w| w.contains("[TARS-X001]")),
+            "{:?}",
+            planned.warnings
+        );
+    }
+
+    #[test]
+    fn a_config_describing_another_service_is_refused() {
+        let mut allowed = settings();
+        allowed.policy.allow_host_mounts = true;
+        let path = std::path::Path::new("/srv/C.D/conf/C.D.config.conf");
+        let planned = plan(Target::Linux, &allowed, &call("C.D"), CONFIG.into(), path);
+        let message = planned.result.unwrap_err();
+        assert!(message.contains("describes A.B, not C.D"), "{message}");
     }
 
     #[test]
