@@ -4,6 +4,7 @@
 mod commands;
 mod config;
 mod exit;
+mod fix;
 mod lsp;
 mod render;
 

@@ -200,7 +200,7 @@ const MAX_DISTANCE: usize = 2;
 
 /// The known macro closest to `name` (by edit distance, ignoring ASCII case, at most
 /// [`MAX_DISTANCE`]); the alphabetically first on a tie.
-fn suggest(name: &str) -> Option<&'static str> {
+pub fn suggest(name: &str) -> Option<&'static str> {
     let name: Vec<char> = name.chars().collect();
     KNOWN
         .iter()
@@ -289,7 +289,10 @@ mod tests {
     #[test]
     fn a_name_that_is_not_utf8_is_an_unknown_macro() {
         for (text, shown) in [
-            (&b"<a>\npath=${\xc8\xd5\xd6\xbe}/x\n</a>\n"[..], "${\\xc8\\xd5\u{5be}}"), // D6 BE happens to be UTF-8
+            (
+                &b"<a>\npath=${\xc8\xd5\xd6\xbe}/x\n</a>\n"[..],
+                "${\\xc8\\xd5\u{5be}}",
+            ), // D6 BE happens to be UTF-8
             (&b"<a>\nv=${a\xffb}\n</a>\n"[..], "${a\\xffb}"),
             (&b"<a>\nv=${a\x1b[2Jb}\n</a>\n"[..], "${a\\x1b[2Jb}"),
         ] {

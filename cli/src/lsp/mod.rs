@@ -497,9 +497,14 @@ impl LanguageServer for Backend {
     async fn code_action(&self, params: CodeActionParams) -> RpcResult<Option<CodeActionResponse>> {
         let uri = params.text_document.uri;
         let state = self.state();
-        Ok(state
-            .documents
-            .get(&uri)
-            .map(|open| actions::actions(&open.document, &uri, params.range)))
+        Ok(state.documents.get(&uri).map(|open| {
+            actions::actions(
+                &open.document,
+                &uri,
+                &open.settings.options,
+                params.range,
+                &params.context.diagnostics,
+            )
+        }))
     }
 }
