@@ -1,7 +1,5 @@
 //! Human output: miette's graphical report per finding, and a concise one-line form.
 
-use std::fmt::Write as _;
-
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
 use parser::{Diagnostic, Severity, SourceId, Sources};
 
@@ -24,33 +22,11 @@ pub(crate) fn render(report: &Report, color: bool, width: usize) -> String {
         let adapter = Adapter::new(diagnostic, &report.sources);
         if handler.render_report(&mut out, &adapter).is_err() {
             // Rendering into a String cannot fail; fall back to the concise line regardless.
-            out.push_str(&concise_line(diagnostic, &report.sources));
+            out.push_str(&super::concise::line(diagnostic, &report.sources));
         }
         out.push('\n');
     }
     out
-}
-
-/// `file:line:col: severity[code] message` per finding.
-pub(crate) fn render_concise(report: &Report) -> String {
-    report
-        .diagnostics
-        .iter()
-        .map(|d| concise_line(d, &report.sources))
-        .collect()
-}
-
-fn concise_line(d: &Diagnostic, sources: &Sources) -> String {
-    let mut line = String::new();
-    match sources.get(d.source) {
-        Some(file) => {
-            let at = file.line_col(d.span.start);
-            let _ = write!(line, "{}:{}:{}: ", file.name, at.line, at.column);
-        }
-        None => line.push_str("<unknown>: "),
-    }
-    let _ = writeln!(line, "{}[{}] {}", d.severity, d.code, d.message);
-    line
 }
 
 /// A [`parser::Diagnostic`] seen through miette's `Diagnostic` trait, with its source text.
