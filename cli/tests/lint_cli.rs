@@ -619,3 +619,64 @@ fn clicolor_force_colours_a_pipe() {
     assert!(run_with(&[("CLICOLOR_FORCE", "1")]).contains('\x1b'));
     assert!(!run_with(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]).contains('\x1b'));
 }
+
+/// Completion scripts and man pages come from the CLI definition: every flag of `lint` is in
+/// them, and the bash script is valid bash.
+#[test]
+fn completions_and_man_pages_cover_every_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = tarsdock(dir.path(), &["lint", "--help"], None).stdout;
+    let flags: Vec<&str> = help
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| w.starts_with("--") && w.len() > 2)
+        .map(|w| w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric()))
+        .collect();
+    for flag in [
+        "--fix",
+        "--diff",
+        "--statistics",
+        "--exit-zero",
+        "--output-file",
+        "--quiet",
+    ] {
+        assert!(flags.contains(&flag), "{flag} in lint --help");
+    }
+    for shell in ["bash", "zsh", "fish"] {
+        let run = tarsdock(dir.path(), &["completions", shell], None);
+        assert_eq!(run.code, 0, "{shell}: {}", run.stderr);
+        for flag in &flags {
+            assert!(
+                run.stdout.contains(flag.trim_start_matches('-')),
+                "{shell}: {flag}"
+            );
+        }
+    }
+    let script = dir.path().join("tarsdock.bash");
+    std::fs::write(
+        &script,
+        tarsdock(dir.path(), &["completions", "bash"], None).stdout,
+    )
+    .unwrap();
+    let checked = Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .status()
+        .unwrap();
+    assert!(checked.success(), "bash -n accepts the script");
+
+    let page = tarsdock(dir.path(), &["man"], None).stdout;
+    assert!(page.contains(".TH tarsdock 1"), "{page}");
+    for command in ["lint", "lsp", "completions", "man", "launch"] {
+        assert!(
+            page.contains(&format!("tarsdock\\-{command}(1)")),
+            "{command}"
+        );
+    }
+    let page = tarsdock(dir.path(), &["man", "lint"], None).stdout;
+    assert!(page.contains(".TH tarsdock-lint 1"), "{page}");
+    for flag in &flags {
+        assert!(page.contains(&flag.replace('-', "\\-")), "man lint: {flag}");
+    }
+    let run = tarsdock(dir.path(), &["man", "nope"], None);
+    assert_eq!(run.code, 2);
+}
