@@ -680,3 +680,34 @@ fn completions_and_man_pages_cover_every_flag() {
     let run = tarsdock(dir.path(), &["man", "nope"], None);
     assert_eq!(run.code, 2);
 }
+
+/// A close tag far from the tag it fails to close is headed at the close tag, where the error
+/// is; the open tag is still shown, as related.
+#[test]
+fn a_far_mismatched_close_tag_is_headed_at_the_error() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    let mut text = "<tars>\n  <server>\n".to_owned();
+    for i in 0..30 {
+        text.push_str(&format!("    k{i}=v\n"));
+    }
+    text.push_str("  </sever>\n</tars>\n");
+    write(&dir.join("far.conf"), &text);
+    let run = tarsdock(dir, &["lint", "--color", "never", "far.conf"], None);
+    let headers: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_once("╭─[").map(|(_, rest)| rest))
+        .collect();
+    assert_eq!(
+        headers,
+        ["far.conf:33:3]", "far.conf:2:4]"],
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("the innermost open domain"),
+        "{}",
+        run.stdout
+    );
+}

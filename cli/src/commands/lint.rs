@@ -390,15 +390,15 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
         )?
     };
     let stdin_fixed = fixed.stdin.filter(|_| args.fix);
-    match (&args.output_file, &stdin_fixed) {
-        (Some(path), _) => std::fs::write(path, out.as_bytes())
+    // `--fix -`: the fixed text is the output; the report goes to the file, else to stderr.
+    if let Some(text) = &stdin_fixed {
+        std::io::stdout().lock().write_all(text)?;
+    }
+    match &args.output_file {
+        Some(path) => std::fs::write(path, out.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?,
-        // `--fix -`: the fixed text is the output; the findings go to stderr.
-        (None, Some(text)) => {
-            std::io::stdout().lock().write_all(text)?;
-            std::io::stderr().lock().write_all(out.as_bytes())?;
-        }
-        (None, None) => std::io::stdout().lock().write_all(out.as_bytes())?,
+        None if stdin_fixed.is_some() => std::io::stderr().lock().write_all(out.as_bytes())?,
+        None => std::io::stdout().lock().write_all(out.as_bytes())?,
     }
     for Unreadable { path, reason } in &unreadable {
         eprintln!(

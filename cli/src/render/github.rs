@@ -77,6 +77,6 @@ mod tests {
     fn escaping() {
         assert_eq!(data("50% a\nb"), "50%25 a%0Ab");
         assert_eq!(property("a:b,c"), "a%3Ab%2Cc");
-        assert_eq!(data("a\x1b[2Jb\u{9b}c\rd"), "a\\x1b[2Jb\\u{9b}c\\rd");
+        assert_eq!(data("a\x1b[2Jb\u{9b}c\rd"), "a\\x1b[2Jb\\u{9b}c\\x0dd");
     }
 }

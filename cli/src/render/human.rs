@@ -50,8 +50,20 @@ impl<'a> Adapter<'a> {
             diagnostic.span,
         )];
         let mut related = Vec::new();
+        // miette heads a report at its first snippet: a label in the same file, before the
+        // primary and too far from it to share its snippet (one context line each side), is
+        // shown as a related report, so the header names the finding, not the label.
+        let line_of = |span: parser::Span| {
+            sources
+                .get(diagnostic.source)
+                .map_or(0, |file| file.line_col(span.start).line)
+        };
+        let primary_line = line_of(diagnostic.span);
         for label in &diagnostic.related {
-            if label.source == diagnostic.source {
+            if label.source == diagnostic.source
+                && (label.span.start >= diagnostic.span.start
+                    || primary_line - line_of(label.span) <= 3)
+            {
                 labels.push(LabeledSpan::new_with_span(
                     Some(label.message.clone()),
                     label.span,
@@ -59,7 +71,11 @@ impl<'a> Adapter<'a> {
             } else {
                 related.push(Self {
                     diagnostic,
-                    source: source_of(sources, label.source),
+                    source: if label.source == diagnostic.source {
+                        source.clone()
+                    } else {
+                        source_of(sources, label.source)
+                    },
                     labels: vec![LabeledSpan::new_primary_with_span(
                         Some(label.message.clone()),
                         label.span,
