@@ -1,6 +1,7 @@
 //! Human output: miette's graphical report per finding, and a concise one-line form.
 
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
+use parser::terminal::escape_controls;
 use parser::{Diagnostic, Severity, SourceId, Sources};
 
 use super::Report;
@@ -46,7 +47,7 @@ impl<'a> Adapter<'a> {
     fn new(diagnostic: &'a Diagnostic, sources: &Sources) -> Self {
         let source = source_of(sources, diagnostic.source);
         let mut labels = vec![LabeledSpan::new_primary_with_span(
-            Some(diagnostic.label.clone()).filter(|l| !l.is_empty()),
+            Some(escape_controls(&diagnostic.label).into_owned()).filter(|l| !l.is_empty()),
             diagnostic.span,
         )];
         let mut related = Vec::new();
@@ -65,7 +66,7 @@ impl<'a> Adapter<'a> {
                     || primary_line - line_of(label.span) <= 3)
             {
                 labels.push(LabeledSpan::new_with_span(
-                    Some(label.message.clone()),
+                    Some(escape_controls(&label.message).into_owned()),
                     label.span,
                 ));
             } else {
@@ -77,7 +78,7 @@ impl<'a> Adapter<'a> {
                         source_of(sources, label.source)
                     },
                     labels: vec![LabeledSpan::new_primary_with_span(
-                        Some(label.message.clone()),
+                        Some(escape_controls(&label.message).into_owned()),
                         label.span,
                     )],
                     related: Vec::new(),
@@ -100,9 +101,35 @@ impl<'a> Adapter<'a> {
 
 fn source_of(sources: &Sources, id: SourceId) -> NamedSource<String> {
     match sources.get(id) {
-        Some(file) => NamedSource::new(file.name.clone(), file.display_text()),
+        Some(file) => NamedSource::new(
+            escape_controls(&file.name),
+            inert_source(file.display_text()),
+        ),
         None => NamedSource::new("<unknown>", String::new()),
     }
+}
+
+/// The template text as the snippets show it: every character a terminal would act on
+/// ([`parser::terminal::is_unsafe_char`]) replaced by one of the same UTF-8 length (`?`, `¿`,
+/// `\u{fffd}`), so that byte spans still point where they did. A CR that ends a line stays.
+fn inert_source(text: String) -> String {
+    if !text.contains(parser::terminal::is_unsafe_char) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if !parser::terminal::is_unsafe_char(c) || (c == '\r' && chars.peek() == Some(&'\n')) {
+            out.push(c);
+            continue;
+        }
+        out.push(match c.len_utf8() {
+            1 => '?',
+            2 => '\u{bf}',
+            _ => '\u{fffd}',
+        });
+    }
+    out
 }
 
 const fn severity(s: Severity) -> miette::Severity {
@@ -115,7 +142,7 @@ const fn severity(s: Severity) -> miette::Severity {
 
 impl std::fmt::Display for Adapter<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&escape_controls(&self.message))
     }
 }
 
@@ -141,7 +168,7 @@ impl miette::Diagnostic for Adapter<'_> {
         self.diagnostic
             .help
             .as_ref()
-            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+            .map(|h| Box::new(escape_controls(h).into_owned()) as Box<dyn std::fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
