@@ -2,6 +2,7 @@
 
 pub(crate) mod catalogue;
 pub(crate) mod chain;
+pub(crate) mod completions;
 pub(crate) mod deploy;
 pub(crate) mod engine_args;
 pub(crate) mod explain;
@@ -12,6 +13,7 @@ pub(crate) mod input;
 pub(crate) mod launch;
 pub(crate) mod lint;
 pub(crate) mod logs;
+pub(crate) mod man;
 pub(crate) mod normalize;
 pub(crate) mod plan;
 pub(crate) mod render;

@@ -206,7 +206,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
         PlanFormat::Json => json_document(&planned, usable),
         PlanFormat::DockerRun => {
             if !planned.report.diagnostics.is_empty() {
-                eprint!("{}", render::human::render_concise(&planned.report));
+                eprint!("{}", render::concise::render(&planned.report));
             }
             usable.map_or_else(String::new, |plan| {
                 format!(
