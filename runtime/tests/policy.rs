@@ -288,11 +288,12 @@ fn deploy_refuses_paths_that_lead_into_sensitive_directories_before_writing() {
         "/run/tarsdock-policy-{}",
         testkit::docker::run_id()
     ));
+    std::fs::create_dir(&target).unwrap();
     let link = root.join("logs");
     std::os::unix::fs::symlink(&target, &link).unwrap();
     let input = deploy_input(&profile, &package, &tars, &link.display().to_string());
     let result = runtime::deploy::prepare(&input);
-    let written = target.exists();
+    let written = target.join("PolicyTest").exists();
     let _ = std::fs::remove_dir_all(&target);
     let error = result.expect_err("a log path leading into /run is refused");
     assert!(!written, "deploy wrote into {}", target.display());
