@@ -647,8 +647,7 @@ fn check_path(
             .iter()
             .filter(|e| e.class == class)
             .find_map(|entry| {
-                let pattern = segments(entry.pattern);
-                let relation = relate_pattern(parts, &pattern)?;
+                let relation = relate_pattern(parts, entry.pattern)?;
                 let refused = match (entry.scope, relation) {
                     (_, Relation::Is | Relation::Contains) | (Scope::Tree, Relation::Below) => true,
                     (Scope::Directory, Relation::Below) => false,
@@ -656,7 +655,7 @@ fn check_path(
                 refused.then(|| {
                     finding(
                         class,
-                        &instantiate(&pattern, parts),
+                        &instantiate(&segments(entry.pattern), parts),
                         relation,
                         entry.what,
                         None,
@@ -881,8 +880,23 @@ fn matches(segment: &str, pattern: &str) -> bool {
 }
 
 /// How `path` relates to the list's `pattern`, segment by segment (wildcards allowed).
-fn relate_pattern(path: &[&str], pattern: &[&str]) -> Option<Relation> {
-    relate_by(path, pattern, matches)
+/// Called for every entry of the list on every mount (lint runs it per keystroke), so the
+/// pattern is walked in place rather than split into a vector.
+fn relate_pattern(path: &[&str], pattern: &str) -> Option<Relation> {
+    let mut len = 0;
+    for (i, p) in pattern.split('/').filter(|p| !p.is_empty()).enumerate() {
+        if let Some(s) = path.get(i)
+            && !matches(s, p)
+        {
+            return None;
+        }
+        len = i + 1;
+    }
+    Some(match path.len().cmp(&len) {
+        std::cmp::Ordering::Equal => Relation::Is,
+        std::cmp::Ordering::Greater => Relation::Below,
+        std::cmp::Ordering::Less => Relation::Contains,
+    })
 }
 
 /// How `path` relates to `other`, segment by segment (literally).

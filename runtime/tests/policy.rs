@@ -129,7 +129,11 @@ async fn an_allowance_lets_only_what_it_names_through() {
         ..Default::default()
     };
     let report = rt
-        .launch(&request(&name, &cleanup, caps.clone()), &options, &mut |_| {})
+        .launch(
+            &request(&name, &cleanup, caps.clone()),
+            &options,
+            &mut |_| {},
+        )
         .await
         .unwrap();
     assert_eq!(report.action, LaunchAction::Created);
@@ -312,7 +316,10 @@ fn deploy_refuses_paths_that_lead_into_sensitive_directories_before_writing() {
     ] {
         let input = deploy_input(&profile, &package, tars_path, log_path);
         let message = runtime::deploy::prepare(&input).unwrap_err().to_string();
-        assert!(message.contains(needle), "{tars_path} {log_path}: {message}");
+        assert!(
+            message.contains(needle),
+            "{tars_path} {log_path}: {message}"
+        );
     }
     assert!(!Path::new(&tars).exists(), "nothing was laid out");
 

@@ -55,8 +55,9 @@ Use instead: mount only the directory the service needs, below `/data` or simila
     "a mount gives the container a container engine's socket",
 "## What it does
 Flags a mount whose host path is a container engine's socket or a directory holding one:
-any file named `docker.sock`, `containerd.sock`, `crio.sock`, `podman.sock`,
-`cri-dockerd.sock`, `dockershim.sock`, `buildkitd.sock` or `kubelet.sock` wherever it is,
+any file named `docker.sock`, `containerd.sock`, `containerd.sock.ttrpc`, `crio.sock`,
+`podman.sock`, `cri-dockerd.sock`, `dockershim.sock`, `buildkitd.sock` or `kubelet.sock`
+wherever it is,
 `/run` and `/var/run` (and everything in them), and, at launch, the socket of the engine
 tarsdock talks to under any name (compared by identity, so a link or a hard link to it is
 caught too).
@@ -197,4 +198,33 @@ pub(crate) fn privileged_container(span: Span, allowed: bool) -> Diagnostic {
     .with_label(span, "every capability and every host device");
     d.severity = severity(allowed);
     d.with_help(help(Allowance::Privileged, allowed, "remove this line"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{ENGINE_SOCKET_NAMES, SENSITIVE};
+
+    /// `tarsdock explain` lists exactly what the policy refuses: every entry of the list is
+    /// named in the explanation of its code.
+    #[test]
+    fn explanations_name_every_listed_path() {
+        for entry in SENSITIVE {
+            let explanation = code_of(entry.class).explanation;
+            assert!(
+                explanation.contains(&format!("`{}`", entry.pattern)),
+                "{} is not in the explanation of {}",
+                entry.pattern,
+                code_of(entry.class).code.0
+            );
+        }
+        for name in ENGINE_SOCKET_NAMES {
+            assert!(
+                DOCKER_SOCKET_MOUNT
+                    .explanation
+                    .contains(&format!("`{name}`")),
+                "{name}"
+            );
+        }
+    }
 }
