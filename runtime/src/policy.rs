@@ -137,8 +137,9 @@ pub fn check_deploy_paths(
             && !allow.allows(finding.allowance())
         {
             refusals.push(format!(
-                "{what} {} (allow with --allow-host-mounts)",
-                escape_controls(&finding.to_string())
+                "{what} {} (allow with --allow {})",
+                escape_controls(&finding.to_string()),
+                finding.allowance()
             ));
             if what == "--tars-path" {
                 // Everything else is below it.
