@@ -195,6 +195,7 @@ pub fn lower(config: &Config, service: &Service, options: &PlanOptions) -> Lower
     let section = Section::check(config, &checks, &mut out);
     let defaults = check_default_mounts(defaults, service, &checks, &mut out);
     let mounts = volumes::merge(defaults, &section.volumes, &mut out);
+    let mounts = check_nested_mounts(mounts, service, &checks, &mut out);
 
     let (network, ipc_mode, endpoint_rewrites) = match options.target {
         Target::Linux => {
@@ -294,6 +295,76 @@ impl MountChecks<'_> {
             }
         }
     }
+}
+
+/// The mounts that do not lie inside another writable mount (or that the caller allows).
+fn check_nested_mounts(
+    mounts: Vec<crate::ir::Mount>,
+    service: &Service,
+    checks: &MountChecks<'_>,
+    out: &mut Vec<Diagnostic>,
+) -> Vec<crate::ir::Mount> {
+    let hosts: Vec<crate::policy::HostMount<'_>> = mounts
+        .iter()
+        .map(|m| crate::policy::HostMount {
+            source: &m.source,
+            read_only: m.read_only,
+        })
+        .collect();
+    let nested = crate::policy::nested_in_writable(&hosts, checks.host);
+    if nested.is_empty() {
+        return mounts;
+    }
+    let allowed = checks.allow.allows(Allowance::NestedMounts);
+    let describe = |mount: &crate::ir::Mount| match &mount.origin {
+        MountOrigin::Default {
+            mount: DefaultMount::LocalTime,
+        } => "tarsnode's mount of `/etc/localtime`".to_owned(),
+        MountOrigin::Default { mount: which } => {
+            format!("{} (`{}`)", which.describe(), mount.source)
+        }
+        MountOrigin::Template(_) => format!("the volume `{}`", mount.source),
+    };
+    let mut dropped = vec![false; mounts.len()];
+    for n in &nested {
+        let (Some(inner), Some(outer)) = (mounts.get(n.inner), mounts.get(n.outer)) else {
+            continue;
+        };
+        // Point at the template line that makes the pair: the inner volume, else the outer one.
+        let at_outer = !matches!(inner.origin, MountOrigin::Template(_))
+            && matches!(outer.origin, MountOrigin::Template(_));
+        let span = match (&inner.origin, &outer.origin) {
+            (MountOrigin::Template(line), _) | (_, MountOrigin::Template(line)) => line.key,
+            (MountOrigin::Default { mount: which }, MountOrigin::Default { .. }) => match which {
+                DefaultMount::ServerDir => service.server_dir.span_or(Span::default()),
+                DefaultMount::LogDir => service.log_path.span_or(Span::default()),
+                DefaultMount::LocalTime => Span::default(),
+            },
+        };
+        let what = match &inner.origin {
+            MountOrigin::Template(_) => "volume".to_owned(),
+            MountOrigin::Default {
+                mount: DefaultMount::LocalTime,
+            } => "tarsnode".to_owned(),
+            MountOrigin::Default { mount: which } => which.describe().to_owned(),
+        };
+        out.push(sec::nested_mount(
+            span,
+            at_outer,
+            &what,
+            &inner.source,
+            &describe(outer),
+            allowed,
+        ));
+        if !allowed {
+            dropped[n.inner] = true;
+        }
+    }
+    mounts
+        .into_iter()
+        .zip(dropped)
+        .filter_map(|(m, drop)| (!drop).then_some(m))
+        .collect()
 }
 
 /// The default mounts that pass the policy. A refused one is reported at the setting it comes

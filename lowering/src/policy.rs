@@ -76,11 +76,13 @@ pub enum Allowance {
     NetworkContainer,
     /// A tmpfs over `/proc` or `/sys` in the container.
     Tmpfs,
+    /// A mount whose host path lies inside another mount the container can write.
+    NestedMounts,
 }
 
 impl Allowance {
     /// Every allowance, in declaration order.
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 18] = [
         Self::HostMounts,
         Self::EngineSocket,
         Self::TarsDirs,
@@ -98,6 +100,7 @@ impl Allowance {
         Self::VolumesFrom,
         Self::NetworkContainer,
         Self::Tmpfs,
+        Self::NestedMounts,
     ];
 
     /// The name used by `--allow`.
@@ -121,6 +124,7 @@ impl Allowance {
             Self::VolumesFrom => "volumes-from",
             Self::NetworkContainer => "network-container",
             Self::Tmpfs => "tmpfs",
+            Self::NestedMounts => "nested-mounts",
         }
     }
 
@@ -150,9 +154,12 @@ impl Allow {
     pub const NONE: Self = Self(0);
 
     /// What `--allow-host-mounts` allows: every mount refusal (system paths, engine sockets,
-    /// tars directories).
+    /// tars directories, mounts inside writable mounts).
     pub const HOST_MOUNTS: Self = Self(
-        Allowance::HostMounts.bit() | Allowance::EngineSocket.bit() | Allowance::TarsDirs.bit(),
+        Allowance::HostMounts.bit()
+            | Allowance::EngineSocket.bit()
+            | Allowance::TarsDirs.bit()
+            | Allowance::NestedMounts.bit(),
     );
 
     /// This set and `allowance`.
@@ -620,6 +627,52 @@ pub fn check_mount(mount: HostMount<'_>, context: &Context, host: &HostView) -> 
     let shown = resolved.clone().filter(|r| *r != written);
     let target = resolved.as_deref().unwrap_or(&written);
     check_path(target, shown, mount, context, host, Some(&facts))
+}
+
+/// A mount whose host path lies inside the host path of another mount that the container can
+/// write (`inner` inside `outer`, indices into the list given).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Nested {
+    pub inner: usize,
+    pub outer: usize,
+}
+
+/// Every mount whose host path (as written or as resolved) lies strictly inside the host path
+/// of a writable mount. The container can replace such a path with a link through the outer
+/// mount, and the engine follows links in a bind source every time the container starts.
+#[must_use]
+pub fn nested_in_writable(mounts: &[HostMount<'_>], host: &HostView) -> Vec<Nested> {
+    let forms: Vec<Vec<String>> = mounts
+        .iter()
+        .map(|m| {
+            let written = paths::clean(m.source);
+            let mut forms = vec![written.clone()];
+            if host.resolves()
+                && let Some(resolved) = host.facts(m.source).resolved
+            {
+                let resolved = paths::clean(&resolved);
+                if resolved != written {
+                    forms.push(resolved);
+                }
+            }
+            forms
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (inner, inner_forms) in forms.iter().enumerate() {
+        let outer = mounts.iter().enumerate().position(|(j, outer)| {
+            j != inner
+                && !outer.read_only
+                && forms[j].iter().any(|o| {
+                    o.starts_with('/')
+                        && inner_forms.iter().any(|i| i != o && paths::is_within(i, o))
+                })
+        });
+        if let Some(outer) = outer {
+            out.push(Nested { inner, outer });
+        }
+    }
+    out
 }
 
 /// One cleaned absolute path against the time-zone exception, the engine sockets, the list and
@@ -1177,10 +1230,62 @@ fn check_mounts(hc: &HostConfig, context: &Context, host: &HostView, out: &mut V
     for (i, mount) in hc.mounts.iter().flatten().enumerate() {
         check_one_mount(i, mount, context, host, out);
     }
+    check_nested(hc, host, out);
     for target in hc.tmpfs.iter().flat_map(|t| t.keys()) {
         if let Some(refusal) = tmpfs_target("HostConfig.Tmpfs", target) {
             out.push(refusal);
         }
+    }
+}
+
+/// Host paths given to the container, with their field, for the nested-mount rule.
+fn check_nested(hc: &HostConfig, host: &HostView, out: &mut Vec<Refusal>) {
+    let mut fields: Vec<(String, String, &str, bool)> = Vec::new();
+    for (i, bind) in hc.binds.iter().flatten().enumerate() {
+        if let Some(parsed) = parse_bind(bind)
+            && let Some(source) = parsed.source
+        {
+            fields.push((
+                format!("HostConfig.Binds[{i}]"),
+                bind.clone(),
+                source,
+                parsed.read_only,
+            ));
+        }
+    }
+    for (i, mount) in hc.mounts.iter().flatten().enumerate() {
+        if mount.typ == Some(MountType::BIND)
+            && let Some(source) = mount.source.as_deref()
+        {
+            fields.push((
+                format!("HostConfig.Mounts[{i}]"),
+                format!("{source}:{}", mount.target.as_deref().unwrap_or_default()),
+                source,
+                mount.read_only == Some(true),
+            ));
+        }
+    }
+    let mounts: Vec<HostMount<'_>> = fields
+        .iter()
+        .map(|(_, _, source, read_only)| HostMount {
+            source,
+            read_only: *read_only,
+        })
+        .collect();
+    for nested in nested_in_writable(&mounts, host) {
+        let (field, value, source, _) = &fields[nested.inner];
+        let (outer_field, _, outer_source, _) = &fields[nested.outer];
+        out.push(Refusal {
+            field: field.clone(),
+            value: value.clone(),
+            allowance: Allowance::NestedMounts,
+            reason: format!(
+                "`{source}` lies inside `{outer_source}` ({outer_field}), which the container \
+                 can write: it could replace the path with a link before the next start"
+            ),
+            host_path: Some((*source).to_owned()),
+            finding: None,
+        });
     }
 }
 
@@ -1758,6 +1863,30 @@ mod tests {
     }
 
     #[test]
+    fn mounts_inside_writable_mounts() {
+        let m = |source, read_only| HostMount { source, read_only };
+        let mounts = [
+            m("/srv/svc", false),
+            m("/srv/svc/data/cache", false),
+            m("/srv/ro", true),
+            m("/srv/ro/x", false),
+            m("/srv/svcx", false),
+            m("/srv//svc/", false),
+        ];
+        assert_eq!(
+            nested_in_writable(&mounts, &HostView::lexical()),
+            [Nested { inner: 1, outer: 0 }]
+        );
+        // Resolved: a link elsewhere that leads inside a writable mount.
+        let host = resolving(&[("/data/link", "/srv/svc/data", PathKind::Directory)]);
+        let mounts = [m("/srv/svc", false), m("/data/link", true)];
+        assert_eq!(
+            nested_in_writable(&mounts, &host),
+            [Nested { inner: 1, outer: 0 }]
+        );
+    }
+
+    #[test]
     fn create_body_mounts() {
         let bind = |source: &str, propagation: Option<MountBindOptionsPropagationEnum>| Mount {
             source: Some(source.into()),
@@ -1788,7 +1917,8 @@ mod tests {
         let body = ContainerCreateBody {
             host_config: Some(HostConfig {
                 binds: Some(vec![
-                    "/:/host".into(),
+                    // Read-only: refused for what it is, but nothing is nested in a writable `/`.
+                    "/:/host:ro".into(),
                     "/data/a:/a:ro,rshared".into(),
                     "named:/n".into(),
                     "/anonymous".into(),

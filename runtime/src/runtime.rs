@@ -547,6 +547,7 @@ impl Runtime {
                         return Ok(report);
                     }
                     Some(S::CREATED | S::EXITED) => {
+                        crate::policy::enforce(request, &body, &options.policy, &self.address)?;
                         events(LaunchEvent::Starting { id: id.clone() });
                         self.start(&id, request).await?;
                         let now = self.status_of(name, &id).await?;

@@ -225,6 +225,54 @@ async fn a_link_swapped_in_after_the_plan_is_refused_before_create() {
     assert_eq!(rt.status(&name).await.unwrap().state, "absent");
 }
 
+#[tokio::test]
+async fn a_stopped_container_whose_mount_became_a_link_is_not_started_again() {
+    if !engine_available("a_stopped_container_whose_mount_became_a_link") {
+        return;
+    }
+    let cleanup = Cleanup::new();
+    let locks = tempfile::tempdir().unwrap();
+    let rt = common::connect(locks.path()).await;
+    let temp = tempfile::tempdir().unwrap();
+    let shared = temp.path().canonicalize().unwrap().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    let name = unique_name("policy-restart");
+    let request = request(
+        &name,
+        &cleanup,
+        HostConfig {
+            mounts: Some(vec![common::bind(&shared, Path::new("/shared"))]),
+            ..Default::default()
+        },
+    );
+    let report = rt
+        .launch(&request, &LaunchOptions::default(), &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(report.action, LaunchAction::Created);
+    rt.stop(
+        &name,
+        &runtime::StopOptions {
+            timeout: std::time::Duration::from_secs(1),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+
+    // While it is stopped, its bind source becomes a link to /etc. The engine would follow it
+    // when starting the existing container; the same plan must not start it.
+    std::fs::remove_dir(&shared).unwrap();
+    std::os::unix::fs::symlink("/etc", &shared).unwrap();
+    let error = rt
+        .launch(&request, &LaunchOptions::default(), &mut |_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind().as_str(), "policy-refused", "{error}");
+    assert!(error.to_string().contains("`/etc`"), "{error}");
+    assert_ne!(rt.status(&name).await.unwrap().state, "running");
+}
+
 /// A package with one executable, `<server>/<server>`.
 fn package(dir: &Path, server: &str) -> PathBuf {
     let path = dir.join(format!("{server}.tgz"));

@@ -7,12 +7,12 @@ use lowering::policy::{Allow, Allowance};
 #[derive(clap::Args, Debug, Clone, Default)]
 pub(crate) struct AllowArgs {
     /// Let through what the policy refuses, by name (comma-separated or repeated):
-    /// host-mounts, engine-socket, tars-dirs, privileged, cap-add, devices, pid, ipc, userns,
-    /// uts, cgroupns, security-opt, sysctls, propagation, volumes-from, network-container,
-    /// tmpfs. Template findings become warnings.
+    /// host-mounts, engine-socket, tars-dirs, nested-mounts, privileged, cap-add, devices,
+    /// pid, ipc, userns, uts, cgroupns, security-opt, sysctls, propagation, volumes-from,
+    /// network-container, tmpfs. Template findings become warnings.
     #[arg(long, value_name = "NAMES", value_parser = parse_allow)]
     pub(crate) allow: Vec<Allow>,
-    /// The same as `--allow host-mounts,engine-socket,tars-dirs`.
+    /// The same as `--allow host-mounts,engine-socket,tars-dirs,nested-mounts`.
     #[arg(long)]
     pub(crate) allow_host_mounts: bool,
     /// The same as `--allow privileged`.

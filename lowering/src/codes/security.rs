@@ -126,6 +126,32 @@ which runs as root.
 ```
 
 Use instead: share data through a directory made for it, outside the tars root.";
+
+    NESTED_MOUNT = "TARS-X005", "mount-inside-writable-mount", Error,
+    "a mount's host path lies inside another mount the container can write",
+"## What it does
+Flags a mount whose host path lies inside the host path of another mount that is writable:
+a `<volumes>` line below the server directory or the log root (which tarsnode mounts
+read-write), or below another `<volumes>` line. Paths are compared as written and, in `plan`,
+`launch` and `deploy`, as resolved on the host.
+
+## Why is this bad?
+Through the outer mount the container can delete the inner path and put a link in its place
+(`ln -s /etc data/cache`). The engine follows links in a bind mount's source every time the
+container starts, so after the next restart the service has `/etc` (or anything else) mounted
+read-write. tarsdock checks resolved paths before each create and start, but not restarts the
+engine does on its own.
+
+`plan`, `launch` and `deploy` accept it with `--allow nested-mounts` (or the older
+`--allow-host-mounts`), reporting a warning.
+
+## Example
+```text
+/usr/local/app/tars/tarsnode/data/Test.HelloServer/data/cache=/cache
+```
+
+Use instead: use the path inside the container where the outer mount already puts it, or
+mount a directory outside the service's own directories.";
 }
 
 /// The severity of a security finding: an error, or a warning when the policy allows it.
@@ -140,7 +166,10 @@ fn severity(allowed: bool) -> Severity {
 /// The help line: allowed, or how to allow it.
 fn help(allowance: Allowance, allowed: bool, instead: &str) -> String {
     let flag = match allowance {
-        Allowance::HostMounts | Allowance::EngineSocket | Allowance::TarsDirs => {
+        Allowance::HostMounts
+        | Allowance::EngineSocket
+        | Allowance::TarsDirs
+        | Allowance::NestedMounts => {
             format!("--allow {allowance} (or --allow-host-mounts)")
         }
         Allowance::Privileged => format!("--allow {allowance} (or --allow-privileged)"),
@@ -188,6 +217,36 @@ pub(crate) fn refused_mount(
         Class::TarsDir => "share data through a directory outside the tars root",
     });
     d.with_help(help(finding.allowance(), allowed, instead))
+}
+
+/// A mount inside a writable mount; `outer` describes the outer mount. `span` is the inner
+/// mount's line, or the outer one's when `at_outer` (the inner is a default mount).
+pub(crate) fn nested_mount(
+    span: Span,
+    at_outer: bool,
+    what: &str,
+    source: &str,
+    outer: &str,
+    allowed: bool,
+) -> Diagnostic {
+    let mut d = Diagnostic::from_code(
+        &NESTED_MOUNT,
+        format!("{what} mounts `{source}`, which lies inside {outer}, writable by the container"),
+    )
+    .with_label(
+        span,
+        if at_outer {
+            "the container can write below this path"
+        } else {
+            "the container can replace this path with a link"
+        },
+    );
+    d.severity = severity(allowed);
+    d.with_help(help(
+        Allowance::NestedMounts,
+        allowed,
+        "use the path where the outer mount already puts it in the container",
+    ))
 }
 
 pub(crate) fn privileged_container(span: Span, allowed: bool) -> Diagnostic {
