@@ -658,15 +658,35 @@ pub fn nested_in_writable(mounts: &[HostMount<'_>], host: &HostView) -> Vec<Nest
             forms
         })
         .collect();
+    // Each writable form by path, so that every mount looks up its ancestors (linear in the
+    // number of mounts times their depth, not quadratic: lint runs this per keystroke).
+    let mut writable: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (j, mount) in mounts.iter().enumerate() {
+        if !mount.read_only {
+            for form in forms[j].iter().filter(|f| f.starts_with('/')) {
+                writable.entry(form.as_str()).or_insert(j);
+            }
+        }
+    }
     let mut out = Vec::new();
     for (inner, inner_forms) in forms.iter().enumerate() {
-        let outer = mounts.iter().enumerate().position(|(j, outer)| {
-            j != inner
-                && !outer.read_only
-                && forms[j].iter().any(|o| {
-                    o.starts_with('/')
-                        && inner_forms.iter().any(|i| i != o && paths::is_within(i, o))
-                })
+        let outer = inner_forms.iter().find_map(|form| {
+            let mut ancestor = form.as_str();
+            while let Some(cut) = ancestor.rfind('/') {
+                ancestor = if cut == 0 { "/" } else { &ancestor[..cut] };
+                if ancestor == form.as_str() {
+                    break;
+                }
+                if let Some(&j) = writable.get(ancestor)
+                    && j != inner
+                {
+                    return Some(j);
+                }
+                if ancestor == "/" {
+                    break;
+                }
+            }
+            None
         });
         if let Some(outer) = outer {
             out.push(Nested { inner, outer });
