@@ -1,5 +1,6 @@
 //! One module per subcommand, each with its clap `Args` and a `run` function.
 
+pub(crate) mod allow;
 pub(crate) mod catalogue;
 pub(crate) mod chain;
 pub(crate) mod completions;
