@@ -457,8 +457,12 @@ fn a_refused_mount_fails_start_with_tarsdocks_diagnostic() {
     };
     let (service, _remove) = service(
         "serve-refused",
-        "      <volumes>\n        /etc=/host-etc\n      </volumes>\n",
+        "      <volumes>\n        /etc=/host-etc\n        FRONT=/engine\n      </volumes>\n",
     );
+    // The front's own socket is an engine socket too: it would hand the service the engine.
+    let config = std::fs::read_to_string(service.config_path()).unwrap();
+    let config = config.replace("FRONT", &front.socket.display().to_string());
+    std::fs::write(service.config_path(), config).unwrap();
     let (code, out) = front.tarsnode(&strs(&start_args(&service, &base_image())), &[]);
     assert_eq!(code, Some(1), "{out}");
     // The node reports it to the web console: file, line, column, code, message.
@@ -472,6 +476,10 @@ fn a_refused_mount_fails_start_with_tarsdocks_diagnostic() {
         "{report}"
     );
     assert!(report.contains("/etc"), "{report}");
+    assert!(
+        report.contains(&format!("{config}:15:9: error[TARS-X002]")),
+        "{report}"
+    );
     assert!(outcome(&out).starts_with("outcome failed"), "{out}");
     assert!(
         !docker(&["inspect", &service.name()]).status.success(),

@@ -177,7 +177,7 @@ fn serve_in_background(socket: &Path, engine: &Path, dir: &Path) -> std::thread:
             tars_path: None,
             host_path: None,
             node: "bench".into(),
-            policy: lowering::lower::Policy::default(),
+            allow: lowering::policy::Allow::NONE,
         },
         limits: Limits::default(),
     };

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use lowering::ir::Target;
-use lowering::lower::Policy;
+use lowering::policy::Allow;
 use runtime::EngineAddress;
 
 /// The platform services are lowered for.
@@ -56,8 +56,9 @@ pub struct PlanSettings {
     pub host_path: Option<String>,
     /// The node name for the `tarsdock.node` label (when the config has no `nodename`).
     pub node: String,
-    /// What templates may ask of the host.
-    pub policy: Policy,
+    /// What the mount and container policy lets through (nothing by default), as `plan` and
+    /// `launch` take it from `--allow`.
+    pub allow: Allow,
 }
 
 /// Bounds.

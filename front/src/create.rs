@@ -28,6 +28,7 @@ use lowering::ir::Target;
 use lowering::lower::PlanOptions;
 use lowering::plan::{ServiceOverrides, plan_generated_config};
 use parser::{Diagnostic, Severity, Sources};
+use runtime::policy::LaunchPolicy;
 use runtime::request::validate_name;
 use runtime::{LaunchOptions, PullPolicy};
 use serde_json::{Value, json};
@@ -144,7 +145,11 @@ async fn launch(state: &State, call: &ServiceCall, sent: &Value) -> Response<Bod
             );
         }
     };
-    let planned = plan(state.target, &state.plan, call, text, &config_path);
+    // Host paths resolved on this host, as `plan` and `launch` see them; the front's own socket
+    // is an engine socket too.
+    let host =
+        runtime::policy::host_view(&[state.runtime.address(), &state.listen.to_string_lossy()]);
+    let planned = plan(state.target, &state.plan, host, call, text, &config_path);
     let plan = match planned.result {
         Ok(plan) => plan,
         Err(message) => {
@@ -176,7 +181,21 @@ async fn launch(state: &State, call: &ServiceCall, sent: &Value) -> Response<Bod
         stop_timeout: Duration::from_secs(u64::from(plan.stop_timeout)),
         pull: PullPolicy::Never,
         auth: None,
+        // The runtime checks the body again just before create, against the same layout.
+        policy: LaunchPolicy {
+            allow: state.plan.allow,
+            tars_root: planned.context.tars_root.clone(),
+            log_root: planned.context.log_root.clone(),
+        },
     };
+    // As `tarsdock launch`: refused before anything happens (no replaced container).
+    let checked = request.to_create_body().and_then(|body| {
+        runtime::policy::enforce(&request, &body, &options.policy, state.runtime.address())
+    });
+    if let Err(error) = checked {
+        warn!(error = %reply::shown(&error), "refused by the policy");
+        return reply::runtime_error(&error);
+    }
     let launched = state
         .runtime
         .launch(&request, &options, &mut |event| {
@@ -218,11 +237,14 @@ struct Planned {
     result: Result<lowering::ir::ContainerPlan, String>,
     warnings: Vec<String>,
     sources: Sources,
+    /// What the mounts were checked against (for the runtime's second check).
+    context: lowering::policy::Context,
 }
 
 fn plan(
     target: Target,
     settings: &PlanSettings,
+    host: lowering::policy::HostView,
     call: &ServiceCall,
     text: Vec<u8>,
     path: &std::path::Path,
@@ -236,7 +258,8 @@ fn plan(
         target,
         tars_path: settings.tars_path.clone(),
         host_path: settings.host_path.clone(),
-        policy: settings.policy,
+        policy: settings.allow,
+        host,
         ..PlanOptions::default()
     };
     let overrides = ServiceOverrides {
@@ -245,6 +268,7 @@ fn plan(
         ..ServiceOverrides::default()
     };
     let lowered = plan_generated_config(&parse.config, &overrides, &options);
+    let context = lowered.context;
     let mut diagnostics = parse.diagnostics;
     diagnostics.extend(lowered.diagnostics);
     diagnostics.sort_by_key(Diagnostic::sort_key);
@@ -283,6 +307,7 @@ fn plan(
         result,
         warnings,
         sources,
+        context,
     }
 }
 
@@ -347,8 +372,12 @@ mod tests {
             tars_path: None,
             host_path: None,
             node: "n".into(),
-            policy: lowering::lower::Policy::default(),
+            allow: lowering::policy::Allow::NONE,
         }
+    }
+
+    fn lexical() -> lowering::policy::HostView {
+        lowering::policy::HostView::lexical()
     }
 
     fn call(name: &str) -> ServiceCall {
@@ -372,6 +401,7 @@ mod tests {
         let planned = plan(
             Target::Linux,
             &settings(),
+            lexical(),
             &call("A.B"),
             CONFIG.into(),
             path,
@@ -380,13 +410,20 @@ mod tests {
         assert_eq!(
             message,
             "A.B was not created: 1 error(s) in its config: \
-             /srv/A.B/conf/A.B.config.conf:10:9: error[TARS-X001] volume mounts the sensitive \
-             host path `/etc`"
+             /srv/A.B/conf/A.B.config.conf:10:9: error[TARS-X001] volume mounts `/etc` (the \
+             host's configuration)"
         );
         // Allowed by the operator's policy: planned, with the finding kept as a warning.
         let mut allowed = settings();
-        allowed.policy.allow_host_mounts = true;
-        let planned = plan(Target::Linux, &allowed, &call("A.B"), CONFIG.into(), path);
+        allowed.allow = lowering::policy::Allow::HOST_MOUNTS;
+        let planned = plan(
+            Target::Linux,
+            &allowed,
+            lexical(),
+            &call("A.B"),
+            CONFIG.into(),
+            path,
+        );
         let plan = planned.result.unwrap();
         assert_eq!(plan.name, "A.B");
         assert!(
@@ -399,9 +436,16 @@ mod tests {
     #[test]
     fn a_config_describing_another_service_is_refused() {
         let mut allowed = settings();
-        allowed.policy.allow_host_mounts = true;
+        allowed.allow = lowering::policy::Allow::HOST_MOUNTS;
         let path = std::path::Path::new("/srv/C.D/conf/C.D.config.conf");
-        let planned = plan(Target::Linux, &allowed, &call("C.D"), CONFIG.into(), path);
+        let planned = plan(
+            Target::Linux,
+            &allowed,
+            lexical(),
+            &call("C.D"),
+            CONFIG.into(),
+            path,
+        );
         let message = planned.result.unwrap_err();
         assert!(message.contains("describes A.B, not C.D"), "{message}");
     }

@@ -138,6 +138,7 @@ pub(crate) fn runtime_status(error: &RuntimeError) -> StatusCode {
         ErrorKind::Conflict => StatusCode::CONFLICT,
         ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
         ErrorKind::EngineRefused | ErrorKind::PortInUse => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorKind::PolicyRefused => StatusCode::FORBIDDEN,
     }
 }
 

@@ -115,6 +115,7 @@ impl Front {
                 target,
                 plan: config.plan,
                 limits: config.limits.clone(),
+                listen: config.listen.clone(),
                 lock_dir: config.lock_dir,
             }),
             tasks,

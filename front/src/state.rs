@@ -24,6 +24,8 @@ pub(crate) struct State {
     pub target: Target,
     pub plan: PlanSettings,
     pub limits: Limits,
+    /// The socket the front listens on (protected like an engine socket).
+    pub listen: PathBuf,
     /// The runtime's lock directory (the inspect waits on it for a short while).
     pub lock_dir: PathBuf,
 }

@@ -192,7 +192,7 @@ impl Served {
                 tars_path: None,
                 host_path: None,
                 node: "test-node".into(),
-                policy: lowering::lower::Policy::default(),
+                allow: lowering::policy::Allow::NONE,
             },
             limits,
         };

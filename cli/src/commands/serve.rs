@@ -14,7 +14,6 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use front::{Front, FrontConfig, FrontError, Limits, PlanSettings, TargetChoice};
 use lowering::ir::Target;
-use lowering::lower::Policy;
 use runtime::EngineAddress;
 
 use super::engine_args::exit_code;
@@ -50,12 +49,8 @@ pub(crate) struct Args {
     /// host's name).
     #[arg(long)]
     node: Option<String>,
-    /// Allow the sensitive host mounts the security rules refuse.
-    #[arg(long)]
-    allow_host_mounts: bool,
-    /// Allow a template to ask for a privileged container.
-    #[arg(long)]
-    allow_privileged: bool,
+    #[command(flatten)]
+    policy: super::allow::AllowArgs,
     /// Seconds one engine request may take, and the engine may take to start answering a
     /// passed-through one.
     #[arg(long, value_name = "SECS", default_value_t = 120)]
@@ -178,10 +173,7 @@ fn front_config(args: &Args) -> anyhow::Result<FrontConfig> {
             tars_path: args.tars_path.clone(),
             host_path: args.host_path.clone().filter(|h| !h.is_empty()),
             node,
-            policy: Policy {
-                allow_host_mounts: args.allow_host_mounts,
-                allow_privileged: args.allow_privileged,
-            },
+            allow: args.policy.allowed(),
         },
         limits: Limits {
             script_timeout: Duration::from_secs(args.script_timeout),
