@@ -18,6 +18,7 @@ pub mod portability;
 pub mod ports;
 pub mod render;
 pub mod resolve;
+pub mod script;
 pub mod selection;
 pub mod suppress;
 pub mod volumes;
