@@ -737,9 +737,19 @@ fn resolve(
         if target.has_root() || target.as_os_str().is_empty() {
             return Err(UnsafeEntry::AbsoluteLink(safe(target)));
         }
-        // `pending` is a stack: the first component is on top.
-        for component in target.iter().rev() {
-            pending.push(component.to_os_string());
+        // Split on the bytes, as the kernel does: `Path::components` would drop a `.` and a
+        // trailing `/`, which both demand a directory (`file/.` does not resolve). A
+        // trailing `/` becomes a `.`. `pending` is a stack: the first component on top.
+        let bytes = target.as_os_str().as_bytes();
+        let mut parts: Vec<&[u8]> = bytes
+            .split(|&b| b == b'/')
+            .filter(|p| !p.is_empty())
+            .collect();
+        if bytes.ends_with(b"/") {
+            parts.push(b".");
+        }
+        for part in parts.into_iter().rev() {
+            pending.push(OsStr::from_bytes(part).to_os_string());
         }
         Ok(())
     };
@@ -751,6 +761,10 @@ fn resolve(
         if *steps > LINK_STEPS {
             return Err(UnsafeEntry::TooIntricate);
         }
+        // `.`, `..` and any name must follow a directory (`file/..` does not resolve).
+        if !matches!(node, Node::Dir) {
+            return Err(UnsafeEntry::LinkMissing(shown));
+        }
         if component == "." {
             continue;
         }
@@ -761,10 +775,6 @@ fn resolve(
             at.pop();
             node = Node::Dir;
             continue;
-        }
-        if !matches!(node, Node::Dir) {
-            // A component after a file.
-            return Err(UnsafeEntry::LinkMissing(shown));
         }
         at.push(component);
         let here: PathBuf = at.iter().collect();
@@ -1184,6 +1194,10 @@ mod tests {
             ("b", link("a")),
             ("dangling", link("nothing")),
             ("through-file", link("x/y")),
+            ("file-dot", link("x/.")),
+            ("file-slash", link("x/")),
+            ("dir-dot", link("d/./e/.")),
+            ("file-up", link("x/..")),
         ]);
         assert!(matches!(check(&m, "", "d/e/s1"), Ok(Node::Dir)));
         assert!(matches!(check(&m, "", "d/e/ok"), Ok(Node::Dir)));
