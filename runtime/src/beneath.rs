@@ -147,6 +147,9 @@ pub struct DirHandle {
     path: PathBuf,
 }
 
+/// Names [`DirHandle::remove_tree`] reads from one directory at a time.
+const REMOVE_BATCH: usize = 4096;
+
 /// Whether the kernel has `openat2` (cleared on the first `ENOSYS`).
 static OPENAT2: AtomicBool = AtomicBool::new(true);
 /// Makes temporary names unique within the process (with the pid and the time).
@@ -592,7 +595,13 @@ impl DirHandle {
         // subdirectory left (its other entries are removed when it is first read).
         let mut stack: Vec<PathBuf> = vec![PathBuf::from(name)];
         let mut rounds = 0_u32;
+        // Bounds the walk when something keeps adding names while it runs.
+        let mut batches = 0_u32;
         while let Some(top) = stack.last().cloned() {
+            batches += 1;
+            if batches > 1_000_000 {
+                return Err(io_error("remove", &self.display(name), Errno::BUSY));
+            }
             let dir = match self.open_dir(&top) {
                 Ok(dir) => dir,
                 Err(FsError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
@@ -601,13 +610,18 @@ impl DirHandle {
                 }
                 Err(e) => return Err(e),
             };
+            // In batches, so a directory of millions of names is not read into memory at once.
             let mut subdirs = Vec::new();
-            for (entry, kind) in dir.entries()? {
+            let (entries, more) = dir.entries(REMOVE_BATCH)?;
+            for (entry, kind) in entries {
                 if kind == Kind::Dir {
                     subdirs.push(top.join(&entry));
                 } else {
                     dir.remove_file(&entry)?;
                 }
+            }
+            if more && subdirs.is_empty() {
+                continue;
             }
             if subdirs.is_empty() {
                 stack.pop();
@@ -633,15 +647,19 @@ impl DirHandle {
         Ok(())
     }
 
-    /// The names in this directory with what each is (not followed), `.` and `..` left out.
+    /// The names in this directory with what each is (not followed), `.` and `..` left out:
+    /// at most `limit` of them, and whether there were more.
     ///
     /// # Errors
     /// [`FsError::Io`].
-    pub fn entries(&self) -> Result<Vec<(OsString, Kind)>, FsError> {
+    pub fn entries(&self, limit: usize) -> Result<(Vec<(OsString, Kind)>, bool), FsError> {
         let mut dir =
             rustix::fs::Dir::read_from(&self.fd).map_err(|e| io_error("read", &self.path, e))?;
         let mut out = Vec::new();
         while let Some(entry) = dir.read() {
+            if out.len() >= limit {
+                return Ok((out, true));
+            }
             let entry = entry.map_err(|e| io_error("read", &self.path, e))?;
             let name = OsStr::from_bytes(entry.file_name().to_bytes());
             if name == "." || name == ".." {
@@ -655,7 +673,7 @@ impl DirHandle {
             };
             out.push((name.to_os_string(), kind));
         }
-        Ok(out)
+        Ok((out, false))
     }
 
     /// A second handle on the same directory.

@@ -317,7 +317,7 @@ pub fn prepare(input: &DeployInput<'_>) -> Result<Deployment, DeployError> {
 
     // 5. Inspect what is there, then write: directories, config, bin/.
     let names = Names::new(&layout, &package);
-    inspect(&names)?;
+    inspect(&names, input.mode)?;
     let written = write(&names, &package, &input.limits, &config_text, &script)?;
     warnings.extend(written.warnings);
     if !written.restored.is_empty() {
@@ -623,6 +623,8 @@ struct Names {
     backup: OsString,
     /// `.bin-<16 hex digits of the content digest>`.
     version: OsString,
+    /// What the native start writes in the log directory: its output and the pid file.
+    native_files: [OsString; 2],
 }
 
 const BIN: &str = "bin";
@@ -645,6 +647,10 @@ impl Names {
                 "{VERSION_PREFIX}{}",
                 &package.hex()[..16.min(package.hex().len())]
             )),
+            native_files: [
+                OsString::from(format!("{id}.out")),
+                OsString::from(format!("{START_SCRIPT}.pid")),
+            ],
         }
     }
 
@@ -704,8 +710,10 @@ fn current_bin(server: &DirHandle) -> Result<Bin, FsError> {
 }
 
 /// Checks, before anything is written, that every name deploy will touch is absent or what
-/// deploy keeps there. Reads only.
-fn inspect(names: &Names) -> Result<(), FsError> {
+/// deploy keeps there. Reads only. For a native start, also the files its printed command
+/// writes as root in the log directory (`App.Server.out`, `tars_start.sh.pid`), which a shell
+/// redirection would follow.
+fn inspect(names: &Names, mode: RunMode) -> Result<(), FsError> {
     if let Ok(data) = DirHandle::open_root(&names.data_dir)
         && let Some(server) = data.open_dir_if_exists(Path::new(&names.server))?
     {
@@ -732,8 +740,13 @@ fn inspect(names: &Names) -> Result<(), FsError> {
             }
         }
     }
-    if let Ok(logs) = DirHandle::open_root(&names.log_root) {
-        logs.open_dir_if_exists(&names.log_dir)?;
+    if let Ok(logs) = DirHandle::open_root(&names.log_root)
+        && let Some(log_dir) = logs.open_dir_if_exists(&names.log_dir)?
+        && mode == RunMode::Native
+    {
+        for name in &names.native_files {
+            log_dir.expect(name, Kind::File, "file the native start writes")?;
+        }
     }
     Ok(())
 }

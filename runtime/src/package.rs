@@ -870,7 +870,15 @@ fn installed_records(
                 Err(e) => return Err(e),
             }
         };
-        for (name, _) in here.entries()? {
+        let room = usize::try_from(limits.max_entries)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(records.len())
+            .saturating_add(2);
+        let (entries, more) = here.entries(room)?;
+        if more {
+            return Ok(Err("it holds more entries than a package may".to_owned()));
+        }
+        for (name, _) in entries {
             let path = rel.join(&name);
             if path == Path::new(START_SCRIPT) {
                 continue;

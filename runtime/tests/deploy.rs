@@ -930,3 +930,41 @@ async fn paths_with_spaces_and_semicolons_neither_break_nor_inject() {
     assert!(!injected.status.success(), "the `;` ran a command");
     drop(cleanup);
 }
+
+/// The native start's output file and pid file in the log directory are written by a shell
+/// redirection (as root), which follows links: deploy refuses a link planted there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn container_planted_links_at_the_native_start_files_are_refused() {
+    if !testkit::docker::engine_available(
+        "container_planted_links_at_the_native_start_files_are_refused",
+    ) {
+        return;
+    }
+    let cleanup = Cleanup::new();
+    let locks = tempfile::tempdir().unwrap();
+    let rt = common::connect(locks.path()).await;
+    let node = Node::new("plant-native");
+    let packages = tempfile::tempdir().unwrap();
+    let victim = victim(packages.path());
+    let v1 = package(packages.path(), &node.server, "1.0");
+    let (deployment, report) = deploy(&rt, &node, &v1, Target::Linux, &cleanup).await;
+    in_container(
+        &report.id,
+        &format!(
+            "cd {} && /bin/busybox ln -s {}/precious {}.out",
+            deployment.layout.log_dir,
+            victim.display(),
+            node.name()
+        ),
+    );
+    let mut input = node.input(&v1, Target::Linux);
+    input.mode = RunMode::Native;
+    let error = prepare(&input).unwrap_err();
+    assert!(matches!(error, DeployError::Layout { .. }), "{error}");
+    assert!(
+        error.to_string().contains(&format!("{}.out", node.name())),
+        "{error}"
+    );
+    victim_untouched(&victim);
+    drop(cleanup);
+}
