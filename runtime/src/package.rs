@@ -119,7 +119,7 @@ impl Limit {
             Self::Bytes => "unpacks to more than {} bytes",
             Self::Entries => "has more than {} entries",
             Self::EntryBytes => "has a file larger than {} bytes",
-            Self::PathBytes => "has a path longer than {} bytes",
+            Self::PathBytes => "has a path or link target longer than {} bytes",
             Self::Ratio => "inflates more than {}-fold (its compression ratio)",
             Self::Headers => "has an entry whose headers (long name, pax records) exceed {} bytes",
         }
@@ -601,6 +601,9 @@ fn stream(path: &Path, limits: &Limits, sink: &mut dyn Sink) -> Result<Package, 
             EntryKind::Hardlink => {
                 let target_raw = entry.link_name_bytes().map(std::borrow::Cow::into_owned);
                 let target_raw = target_raw.unwrap_or_default();
+                if target_raw.len() as u64 > limits.max_path_bytes {
+                    return Err(limit(Limit::PathBytes, limits.max_path_bytes));
+                }
                 let shown_target = parser::terminal::escape_lossy(&target_raw).into_owned();
                 let target = clean_relative(Path::new(OsStr::from_bytes(&target_raw)))
                     .ok()
@@ -618,6 +621,9 @@ fn stream(path: &Path, limits: &Limits, sink: &mut dyn Sink) -> Result<Package, 
             EntryKind::Symlink => {
                 let target_raw = entry.link_name_bytes().map(std::borrow::Cow::into_owned);
                 let target_raw = target_raw.unwrap_or_default();
+                if target_raw.len() as u64 > limits.max_path_bytes {
+                    return Err(limit(Limit::PathBytes, limits.max_path_bytes));
+                }
                 if target_raw.is_empty() {
                     return Err(unsafe_entry(UnsafeEntry::BadName));
                 }
@@ -632,9 +638,18 @@ fn stream(path: &Path, limits: &Limits, sink: &mut dyn Sink) -> Result<Package, 
         }
         ratio(&meter)?;
     }
-    // Read the end of the archive and the gzip trailer, so truncation is found.
+    // Read the end of the archive and the gzip trailer, so truncation is found (at most the
+    // allowance after the last entry: padding, not another archive).
     let mut inner = archive.into_inner();
-    io::copy(&mut inner, &mut io::sink()).map_err(read_error)?;
+    io::copy(&mut inner, &mut io::sink()).map_err(|error| {
+        if error.get_ref().is_some_and(|e| e.is::<HeadersTooLarge>()) {
+            not_tar(format!(
+                "more than {HEADER_ALLOWANCE} bytes follow the end of the archive"
+            ))
+        } else {
+            read_error(error)
+        }
+    })?;
     ratio(&meter)?;
     if files == 0 {
         return Err(PackageError::Empty {
@@ -1276,6 +1291,140 @@ mod tests {
         assert_eq!(
             clean_relative(Path::new(&long)),
             Err(UnsafeEntry::NameTooLong)
+        );
+    }
+
+    /// A tgz of `(name, data)` files written with the tar crate (pax for long names).
+    fn archive(dir: &Path, files: &[(&str, Vec<u8>)], links: &[(&str, &str)]) -> PathBuf {
+        let path = dir.join("p.tgz");
+        let gz = flate2::write::GzEncoder::new(
+            File::create(&path).unwrap(),
+            flate2::Compression::fast(),
+        );
+        let mut tar = tar::Builder::new(gz);
+        for (name, data) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_mode(0o755);
+            header.set_size(data.len() as u64);
+            tar.append_data(&mut header, name, data.as_slice()).unwrap();
+        }
+        for (name, target) in links {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(tar::EntryType::Symlink);
+            header.set_size(0);
+            tar.append_link(&mut header, name, target).unwrap();
+        }
+        tar.into_inner().unwrap().finish().unwrap();
+        path
+    }
+
+    fn refused_by(path: &Path, limits: &Limits) -> Option<Limit> {
+        match Package::scan(path, limits) {
+            Err(PackageError::Limit { limit, .. }) => Some(limit),
+            Err(other) => panic!("{other}"),
+            Ok(_) => None,
+        }
+    }
+
+    #[test]
+    fn each_limit_refuses_and_can_be_raised() {
+        let temp = tempfile::tempdir().unwrap();
+        let files: Vec<(&str, Vec<u8>)> =
+            vec![("S", vec![1; 3000]), ("a", vec![2; 10]), ("b", vec![])];
+        let path = archive(temp.path(), &files, &[("l", "a")]);
+        let small = |f: fn(&mut Limits)| {
+            let mut limits = Limits::default();
+            f(&mut limits);
+            limits
+        };
+        assert_eq!(refused_by(&path, &Limits::default()), None);
+        assert_eq!(
+            refused_by(&path, &small(|l| l.max_entries = 3)),
+            Some(Limit::Entries)
+        );
+        assert_eq!(
+            refused_by(&path, &small(|l| l.max_bytes = 3005)),
+            Some(Limit::Bytes)
+        );
+        assert_eq!(
+            refused_by(&path, &small(|l| l.max_entry_bytes = 2999)),
+            Some(Limit::EntryBytes)
+        );
+        assert_eq!(
+            refused_by(&path, &small(|l| l.max_path_bytes = 0)),
+            Some(Limit::PathBytes)
+        );
+        // A link target counts as a path.
+        let long = "x/".repeat(600);
+        let path = archive(temp.path(), &files, &[("l", long.as_str())]);
+        assert_eq!(
+            refused_by(&path, &Limits::default()),
+            Some(Limit::PathBytes)
+        );
+    }
+
+    #[test]
+    fn headers_the_tar_reader_keeps_in_memory_are_bounded() {
+        // A pax record larger than the allowance: refused before the reader holds it.
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("pax.tgz");
+        let gz = flate2::write::GzEncoder::new(
+            File::create(&path).unwrap(),
+            flate2::Compression::fast(),
+        );
+        let mut tar = tar::Builder::new(gz);
+        let value = "v".repeat(2 << 20);
+        tar.append_pax_extensions([("comment", value.as_bytes())])
+            .unwrap();
+        let mut header = tar::Header::new_ustar();
+        header.set_size(1);
+        header.set_mode(0o755);
+        tar.append_data(&mut header, "S", &b"x"[..]).unwrap();
+        tar.into_inner().unwrap().finish().unwrap();
+        assert_eq!(refused_by(&path, &Limits::default()), Some(Limit::Headers));
+    }
+
+    #[test]
+    fn the_digest_is_over_content_not_over_the_archive() {
+        let temp = tempfile::tempdir().unwrap();
+        let one = temp.path().join("one");
+        let two = temp.path().join("two");
+        std::fs::create_dir_all(&one).unwrap();
+        std::fs::create_dir_all(&two).unwrap();
+        let a = archive(&one, &[("S", vec![1; 10]), ("d/x", vec![2])], &[("l", "S")]);
+        // Other order, explicit directory entry, other compression: the same package.
+        let path = two.join("p.tgz");
+        let gz = flate2::write::GzEncoder::new(
+            File::create(&path).unwrap(),
+            flate2::Compression::best(),
+        );
+        let mut tar = tar::Builder::new(gz);
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Symlink);
+        header.set_size(0);
+        header.set_mtime(42);
+        tar.append_link(&mut header, "l", "S").unwrap();
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Directory);
+        header.set_mode(0o700);
+        header.set_size(0);
+        tar.append_data(&mut header, "d/", &b""[..]).unwrap();
+        for (name, data) in [("d/x", vec![2]), ("S", vec![1; 10])] {
+            let mut header = tar::Header::new_gnu();
+            header.set_mode(0o755);
+            header.set_size(data.len() as u64);
+            header.set_uid(1234);
+            tar.append_data(&mut header, name, data.as_slice()).unwrap();
+        }
+        tar.into_inner().unwrap().finish().unwrap();
+        let first = Package::scan(&a, &Limits::default()).unwrap();
+        let second = Package::scan(&path, &Limits::default()).unwrap();
+        assert_eq!(first.digest, second.digest);
+        // A mode or a byte makes another package.
+        let c = archive(&one, &[("S", vec![1; 10]), ("d/x", vec![3])], &[("l", "S")]);
+        assert_ne!(
+            Package::scan(&c, &Limits::default()).unwrap().digest,
+            first.digest
         );
     }
 
