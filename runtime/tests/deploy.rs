@@ -968,3 +968,31 @@ async fn container_planted_links_at_the_native_start_files_are_refused() {
     victim_untouched(&victim);
     drop(cleanup);
 }
+
+/// `TARS-H001` in deploy: a value the start script takes raw holds shell syntax; the script
+/// keeps upstream's meaning and the deployment says so.
+#[test]
+fn raw_script_values_with_shell_syntax_are_warned_about() {
+    let mut node = Node::new("raw-values");
+    let extra = parser::parse(
+        b"<tars>\n<application>\n<server>\nenv=A=1;B=$(id)\n</server>\n</application>\n</tars>\n"
+            .to_vec(),
+    )
+    .config;
+    node.profile.join(&extra, true).unwrap();
+    let packages = tempfile::tempdir().unwrap();
+    let v1 = package(packages.path(), &node.server, "1.0");
+    let mut input = node.input(&v1, Target::Linux);
+    input.mode = RunMode::Native;
+    let deployment = prepare(&input).unwrap();
+    assert!(
+        deployment
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("TARS-H001: `env`")),
+        "{:?}",
+        deployment.warnings
+    );
+    let script = std::fs::read_to_string(node.server_dir().join("bin/tars_start.sh")).unwrap();
+    assert!(script.contains("export B=$(id)\n"), "{script}");
+}
