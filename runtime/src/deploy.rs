@@ -97,6 +97,8 @@ pub enum DeployError {
         path: String,
         reason: &'static str,
     },
+    #[error("refused by the mount policy: {0}")]
+    Policy(#[from] crate::policy::Refused),
     #[error(transparent)]
     Package(#[from] PackageError),
     #[error("the config cannot be generated: {0}")]
@@ -150,7 +152,7 @@ impl DeployError {
     #[must_use]
     pub const fn kind(&self) -> DeployErrorKind {
         match self {
-            Self::ServiceId(_) | Self::BadRoot { .. } => DeployErrorKind::Usage,
+            Self::ServiceId(_) | Self::BadRoot { .. } | Self::Policy(_) => DeployErrorKind::Usage,
             Self::Render(_) | Self::Plan { .. } => DeployErrorKind::Template,
             Self::Package(PackageError::Fs(_)) | Self::Layout(_) => DeployErrorKind::Layout,
             Self::Package(_) | Self::NoExecutable { .. } => DeployErrorKind::Package,
@@ -231,6 +233,13 @@ pub fn prepare(input: &DeployInput<'_>) -> Result<Deployment, DeployError> {
     ] {
         check_root(what, path)?;
     }
+    crate::policy::check_deploy_paths(
+        &input.tars_path,
+        &input.log_path,
+        &input.app,
+        &input.server,
+        input.policy,
+    )?;
     let layout = Layout::new(&input.tars_path, &input.log_path, &input.app, &input.server);
 
     // 2. The package, read and checked without writing.
@@ -538,6 +547,7 @@ fn plan_config(
         tars_path: Some(input.tars_path.clone()),
         host_path: input.host_path.clone().filter(|h| !h.is_empty()),
         policy: input.policy,
+        host: crate::policy::host_view(&[]),
         entrypoint: None,
         working_dir: None,
         restart_policy: None,
