@@ -22,6 +22,7 @@
 //! This crate does not lower templates (that is `lowering`), knows nothing of terminals or
 //! exit codes (that is `cli`), and never panics on an engine reply.
 
+pub mod beneath;
 pub mod deploy;
 pub mod diagnose;
 pub mod engine;
