@@ -276,6 +276,20 @@ pub fn hello_image() -> String {
 /// Builds a root filesystem (busybox + `extra` files) and imports it as `<repo>:<content
 /// hash>`, unless that tag exists already.
 fn import_image(repo: &str, extra: &[(&Path, &str)]) -> String {
+    import_image_at(None, repo, extra)
+}
+
+/// A `docker` command for the engine at `host` (a socket path), or the default one.
+pub(crate) fn docker_command(host: Option<&Path>) -> Command {
+    let mut command = Command::new("docker");
+    if let Some(host) = host {
+        command.arg("-H").arg(format!("unix://{}", host.display()));
+    }
+    command
+}
+
+/// [`import_image`] into the engine at `host` (the default engine when `None`).
+pub(crate) fn import_image_at(host: Option<&Path>, repo: &str, extra: &[(&Path, &str)]) -> String {
     let busybox = Path::new(BUSYBOX);
     assert!(
         busybox.is_file(),
@@ -294,7 +308,14 @@ fn import_image(repo: &str, extra: &[(&Path, &str)]) -> String {
         let _ = write!(tag, "{byte:02x}");
     }
     let reference = format!("{repo}:{tag}");
-    if docker(&["image", "inspect", &reference]).status.success() {
+    let present = docker_command(host)
+        .args(["image", "inspect", &reference])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if present {
         return reference;
     }
 
@@ -321,7 +342,7 @@ fn import_image(repo: &str, extra: &[(&Path, &str)]) -> String {
         .spawn()
         .expect("start tar");
     let tar_out = tar.stdout.take().expect("tar stdout");
-    let import = Command::new("docker")
+    let import = docker_command(host)
         .args([
             "import",
             "--change",
