@@ -158,7 +158,7 @@ fn main() {
 
     // 5. Relaunch of an unchanged stopped service: a start (the stop is not timed).
     let stop = StopOptions {
-        timeout: Duration::from_secs(1),
+        timeout: Some(Duration::from_secs(1)),
         ..StopOptions::default()
     };
     let mut samples = Vec::new();
@@ -178,7 +178,7 @@ fn main() {
     for _ in 0..iterations {
         let started = Instant::now();
         tokio
-            .block_on(rt.restart(&steady.name, Duration::from_secs(1), false))
+            .block_on(rt.restart(&steady.name, Some(Duration::from_secs(1)), false))
             .unwrap();
         samples.push(started.elapsed());
     }

@@ -210,12 +210,10 @@ fn open_dir(dir: &Path, create: bool) -> Result<OwnedFd> {
             dir,
             "the lock directory is a symbolic link; tarsdock does not follow it".to_owned(),
         ),
-        Errno::NOTDIR if std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_symlink()) => {
-            refused(
-                dir,
-                "the lock directory is a symbolic link; tarsdock does not follow it".to_owned(),
-            )
-        }
+        Errno::NOTDIR if std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_symlink()) => refused(
+            dir,
+            "the lock directory is a symbolic link; tarsdock does not follow it".to_owned(),
+        ),
         Errno::NOTDIR => refused(dir, "the lock directory is not a directory".to_owned()),
         other => lock_error(dir, other.into()),
     })?;
@@ -270,7 +268,10 @@ fn open_lock_file(directory: &OwnedFd, path: &Path, name: &str, create: bool) ->
     })?;
     let stat = rustix::fs::fstat(&file).map_err(|e| lock_error(path, e.into()))?;
     if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
-        return Err(refused(path, "the lock file is not a regular file".to_owned()));
+        return Err(refused(
+            path,
+            "the lock file is not a regular file".to_owned(),
+        ));
     }
     let me = rustix::process::geteuid().as_raw();
     if stat.st_uid != me {

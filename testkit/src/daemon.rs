@@ -2,10 +2,17 @@
 //! with its own socket, `--data-root`, `--exec-root` and `--pidfile` under a temporary
 //! directory, no bridge and no iptables rules (`--bridge=none --iptables=false`), the `vfs`
 //! storage driver (works on any filesystem, tmpfs included) and an empty config file (so the
-//! host's `/etc/docker/daemon.json` does not apply). The shared engine is never touched.
+//! host's `/etc/docker/daemon.json` does not apply).
 //!
-//! Needs root and `dockerd` (Debian's `docker.io`). Where either is missing,
-//! [`private_daemon_available`] prints `SKIPPED`; under `CI=true` that is a failure.
+//! It runs in a network namespace of its own (`unshare --net`): a `dockerd` started with
+//! `--bridge=none` *deletes* the `docker0` interface it finds (moby's
+//! `removeDefaultBridgeInterface`), which in the host's namespace is the shared engine's
+//! bridge. In its own namespace there is no `docker0` to delete, and its containers' "host"
+//! network is that namespace. The shared engine is never touched.
+//!
+//! Needs root, `dockerd` (Debian's `docker.io`) and `unshare` (util-linux). Where one is
+//! missing, [`private_daemon_available`] prints `SKIPPED`; under `CI=true` that is a
+//! failure.
 
 #![allow(clippy::print_stderr)]
 
@@ -22,12 +29,15 @@ use crate::docker::{docker_command, hello_service_binary, import_image_at};
 /// When it cannot and `CI=true`.
 #[must_use]
 pub fn private_daemon_available(test: &str) -> bool {
-    let dockerd = Command::new("dockerd")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let runs = |program: &str| {
+        Command::new(program)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let dockerd = runs("dockerd") && runs("unshare");
     let root = Command::new("id")
         .arg("-u")
         .output()
@@ -38,7 +48,7 @@ pub fn private_daemon_available(test: &str) -> bool {
     let why = if dockerd {
         "not root"
     } else {
-        "dockerd is not installed"
+        "dockerd or unshare is not installed"
     };
     assert!(
         std::env::var("CI").as_deref() != Ok("true"),
@@ -105,7 +115,9 @@ impl PrivateDaemon {
             .append(true)
             .open(self.dir.path().join("dockerd.log"))
             .expect("dockerd log");
-        let child = Command::new("dockerd")
+        // `unshare` execs dockerd in the new namespace: the child's pid is dockerd's.
+        let child = Command::new("unshare")
+            .args(["--net", "--", "dockerd"])
             .arg("--config-file")
             .arg(self.dir.path().join("daemon.json"))
             .arg("--host")

@@ -511,7 +511,9 @@ fn read_request(reader: &mut BufReader<UnixStream>, stop: &AtomicBool) -> Option
 fn strip_version(path: &str) -> &str {
     if let Some(rest) = path.strip_prefix("/v")
         && let Some(slash) = rest.find('/')
-        && rest[..slash].chars().all(|c| c.is_ascii_digit() || c == '.')
+        && rest[..slash]
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.')
     {
         return &rest[slash..];
     }
@@ -524,7 +526,10 @@ mod tests {
 
     #[test]
     fn versions_are_stripped() {
-        assert_eq!(strip_version("/v1.41/containers/x/json"), "/containers/x/json");
+        assert_eq!(
+            strip_version("/v1.41/containers/x/json"),
+            "/containers/x/json"
+        );
         assert_eq!(strip_version("/_ping"), "/_ping");
         assert_eq!(strip_version("/version"), "/version");
     }
@@ -645,16 +650,14 @@ impl World {
             .strip_prefix("/images/")
             .and_then(|p| p.strip_suffix("/json"))
         {
-            return Some(
-                if reference == self.image.0 || reference == self.image.1 {
-                    Reply::json(
-                        200,
-                        &json!({"Id": self.image.1, "RepoDigests": [], "Config": {}}),
-                    )
-                } else {
-                    Reply::error(404, &format!("No such image: {reference}"))
-                },
-            );
+            return Some(if reference == self.image.0 || reference == self.image.1 {
+                Reply::json(
+                    200,
+                    &json!({"Id": self.image.1, "RepoDigests": [], "Config": {}}),
+                )
+            } else {
+                Reply::error(404, &format!("No such image: {reference}"))
+            });
         }
         if request.is("POST", "/containers/create") {
             let name = request.param("name").unwrap_or_default();

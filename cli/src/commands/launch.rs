@@ -29,40 +29,42 @@ pub(crate) struct Args {
     #[arg(required_unless_present = "request", conflicts_with = "request")]
     config: Option<PathBuf>,
     /// The image to run the service in (with CONFIG).
-    #[arg(long, required_unless_present = "request")]
+    #[arg(long, required_unless_present = "request", conflicts_with = "request")]
     image: Option<String>,
     /// The image id the service must run on; a local image with another id is pulled again.
-    #[arg(long, value_name = "ID")]
+    /// (A request gives it as `expected_image_id`.)
+    #[arg(long, value_name = "ID", conflicts_with = "request")]
     image_id: Option<String>,
     /// Node facts (JSON, as for `tarsdock render`): CONFIG is rendered first.
-    #[arg(long, value_name = "INPUTS.json")]
+    #[arg(long, value_name = "INPUTS.json", conflicts_with = "request")]
     node_inputs: Option<PathBuf>,
     /// Target platform; `auto` asks the engine (Docker Desktop or non-Linux: mac).
-    #[arg(long, value_enum, default_value = "auto")]
+    #[arg(long, value_enum, default_value = "auto", conflicts_with = "request")]
     target: LaunchTarget,
     /// tarsnode's install path (`TarsPath`); default: the parent of the log path.
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", conflicts_with = "request")]
     tars_path: Option<String>,
-    /// Host side of tarsnode's data mount when tarsnode runs in a container.
-    #[arg(long, value_name = "H", env = "TARS_HOSTPATH")]
+    /// Host side of tarsnode's data mount when tarsnode runs in a container [default: the
+    /// `TARS_HOSTPATH` environment variable, read only with CONFIG].
+    #[arg(long, value_name = "H", conflicts_with = "request")]
     host_path: Option<String>,
     /// Application name (default: `/tars/application/server<app>`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "request")]
     app: Option<String>,
     /// Server name (default: `/tars/application/server<server>`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "request")]
     server: Option<String>,
     /// Node name for the `tarsdock.node` label (default: `<nodename>`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "request")]
     node: Option<String>,
     /// Server directory (default: the parent of `<datapath>`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "request")]
     server_dir: Option<String>,
     /// Directory of `tars_start.sh` (default: `<basepath>`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "request")]
     exe_path: Option<String>,
     /// Log directory (default: `<logpath>`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "request")]
     log_path: Option<String>,
     /// Allow the sensitive host mounts the security rules refuse.
     #[arg(long)]
@@ -71,15 +73,18 @@ pub(crate) struct Args {
     #[arg(long)]
     allow_privileged: bool,
     /// A ready launch request (JSON), or `-` for standard input. When its `plan_hash` is
-    /// empty, the hash of its create body is used.
+    /// empty, the hash of its create body is used. The flags that shape a plan (`--image`,
+    /// `--image-id`, `--node`, `--app`, `--target`, …) cannot be honoured with a request and
+    /// are refused (exit 2): the request says all of that itself.
     #[arg(long, value_name = "FILE")]
     request: Option<PathBuf>,
     /// Replace a container of the same name that tarsdock did not create.
     #[arg(long)]
     adopt: bool,
-    /// Seconds between SIGTERM and SIGKILL when an old container is replaced.
-    #[arg(long, value_name = "SECS", default_value_t = 10)]
-    stop_timeout: u64,
+    /// Seconds between SIGTERM and SIGKILL when an old container is replaced [default: the
+    /// old container's own StopTimeout, its plan's deactivating-timeout; else 10].
+    #[arg(long, value_name = "SECS")]
+    stop_timeout: Option<u64>,
     /// Never pull: a missing image (or one with another id than expected) is an error.
     #[arg(long)]
     no_pull: bool,
@@ -144,7 +149,10 @@ fn planned_request(config: &std::path::Path, args: &Args) -> anyhow::Result<Opti
         image: args.image.clone().unwrap_or_default(),
         target,
         tars_path: args.tars_path.clone(),
-        host_path: args.host_path.clone(),
+        host_path: args
+            .host_path
+            .clone()
+            .or_else(|| std::env::var("TARS_HOSTPATH").ok()),
         format: plan::PlanFormat::Json,
         color: Color::Never,
         app: args.app.clone(),
@@ -217,7 +225,7 @@ fn engine_target(engine: &EngineArgs) -> anyhow::Result<TargetArg> {
 fn launch(args: &Args, request: LaunchRequest) -> anyhow::Result<Status> {
     let options = LaunchOptions {
         adopt: args.adopt,
-        stop_timeout: seconds(args.stop_timeout),
+        stop_timeout: args.stop_timeout.map(seconds),
         pull: if args.no_pull {
             PullPolicy::Never
         } else {
