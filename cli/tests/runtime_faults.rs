@@ -569,3 +569,69 @@ fn logs_of_a_gigabyte_stream_in_bounded_memory() {
         "peak RSS {peak_kib} KiB for 1 GiB of logs: not streamed"
     );
 }
+
+#[test]
+fn any_request_may_fail_in_any_way_without_a_panic() {
+    // A relay that injects one fault per run: the n-th request of a command stalls, is
+    // closed, truncated, answered with garbage or with a 500. The command must end (no
+    // hang), with an engine exit code (3, 5 or 6) or success, never a panic.
+    let work = tempfile::tempdir().unwrap();
+    let locks = work.path().join("locks");
+    let planned = body(2, "X=1");
+    let changed = write(work.path(), "changed.json", &request(&body(2, "X=2")));
+    let commands: Vec<Vec<String>> = [
+        vec!["launch", "--request", changed.as_str()],
+        vec!["stop", "A.B"],
+        vec!["rm", "A.B"],
+        vec!["restart", "A.B"],
+        vec!["status", "A.B"],
+        vec!["logs", "A.B"],
+    ]
+    .into_iter()
+    .map(|c| c.into_iter().map(str::to_owned).collect())
+    .collect();
+    for command in &commands {
+        for fault in 0..5 {
+            for nth in 0.. {
+                let (world, _) = world_with(&planned, "running", &locks);
+                let seen = Arc::new(Mutex::new(0_usize));
+                let counter = Arc::clone(&seen);
+                let fake = serve(&world, move |r| {
+                    if r.path == "/_ping" || r.path == "/version" {
+                        return None;
+                    }
+                    let mut count = counter.lock().unwrap();
+                    *count += 1;
+                    (*count == nth + 1).then(|| match fault {
+                        0 => Reply::Stall,
+                        1 => Reply::Close,
+                        2 => Reply::truncated_json(200, &json!({"Id": "x", "State": {}})),
+                        3 => {
+                            Reply::Raw(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n{]}".to_vec())
+                        }
+                        _ => Reply::error(500, "injected failure"),
+                    })
+                });
+                let mut args: Vec<&str> = command.iter().map(String::as_str).collect();
+                args.extend(["--engine-timeout", "1"]);
+                match args[0] {
+                    "launch" => args.extend(["--stop-timeout", "1"]),
+                    "stop" | "rm" | "restart" => args.extend(["--timeout", "1"]),
+                    _ => {}
+                }
+                let out = run(fake.socket(), &locks, &args);
+                let code = code(&out);
+                assert!(
+                    matches!(code, 0 | 3 | 5 | 6 | 7),
+                    "{args:?}, fault {fault} on request {nth}: exit {code}: {}",
+                    stderr(&out)
+                );
+                assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+                // Past the last request of the command: every request has had its fault.
+                if *seen.lock().unwrap() <= nth {
+                    break;
+                }
+            }
+        }
+    }
+}

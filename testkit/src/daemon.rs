@@ -4,11 +4,13 @@
 //! storage driver (works on any filesystem, tmpfs included) and an empty config file (so the
 //! host's `/etc/docker/daemon.json` does not apply).
 //!
-//! It runs in a network namespace of its own (`unshare --net`): a `dockerd` started with
-//! `--bridge=none` *deletes* the `docker0` interface it finds (moby's
-//! `removeDefaultBridgeInterface`), which in the host's namespace is the shared engine's
-//! bridge. In its own namespace there is no `docker0` to delete, and its containers' "host"
-//! network is that namespace. The shared engine is never touched.
+//! It runs in a network namespace of its own: a `dockerd` started with `--bridge=none`
+//! *deletes* the `docker0` interface it finds (moby's `removeDefaultBridgeInterface`), which
+//! in the host's namespace is the shared engine's bridge. The namespace is held by a
+//! `sleep` started with `unshare --net` (loopback brought up), so it outlives restarts of
+//! the daemon; its containers' "host" network is that namespace, and a [`crate::docker::Registry`]
+//! started with [`PrivateDaemon::netns`] listens where the daemon can pull from it. The
+//! shared engine is never touched.
 //!
 //! Needs root, `dockerd` (Debian's `docker.io`) and `unshare` (util-linux). Where one is
 //! missing, [`private_daemon_available`] prints `SKIPPED`; under `CI=true` that is a
@@ -37,7 +39,7 @@ pub fn private_daemon_available(test: &str) -> bool {
             .status()
             .is_ok_and(|s| s.success())
     };
-    let dockerd = runs("dockerd") && runs("unshare");
+    let dockerd = runs("dockerd") && runs("unshare") && runs("nsenter");
     let root = Command::new("id")
         .arg("-u")
         .output()
@@ -48,7 +50,7 @@ pub fn private_daemon_available(test: &str) -> bool {
     let why = if dockerd {
         "not root"
     } else {
-        "dockerd or unshare is not installed"
+        "dockerd, unshare or nsenter is not installed"
     };
     assert!(
         std::env::var("CI").as_deref() != Ok("true"),
@@ -67,6 +69,8 @@ pub struct PrivateDaemon {
     data_root: PathBuf,
     exec_root: PathBuf,
     child: Option<Child>,
+    /// Holds the network namespace.
+    holder: Child,
 }
 
 impl PrivateDaemon {
@@ -92,15 +96,64 @@ impl PrivateDaemon {
             .expect("private daemon dir");
         let data_root = data_root.map_or_else(|| dir.path().join("data"), Path::to_path_buf);
         std::fs::write(dir.path().join("daemon.json"), "{}").expect("write daemon.json");
+        let holder = Command::new("unshare")
+            .args(["--net", "--", "sleep", "infinity"])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start the network namespace holder");
         let mut daemon = Self {
             socket: dir.path().join("d.sock"),
             exec_root: dir.path().join("x"),
             data_root,
             dir,
             child: None,
+            holder,
         };
+        // unshare execs sleep once the namespace exists; wait for that, then bring up lo.
+        let started = Instant::now();
+        loop {
+            let ours = std::fs::read_link(daemon.netns()).ok();
+            let host = std::fs::read_link("/proc/self/ns/net").ok();
+            if ours.is_some() && ours != host {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "no network namespace"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let lo = daemon
+            .in_netns("ip")
+            .args(["link", "set", "lo", "up"])
+            .status()
+            .expect("ip link set lo up");
+        assert!(lo.success(), "cannot bring up lo in the private namespace");
         daemon.spawn();
         daemon
+    }
+
+    /// The daemon's data root.
+    #[must_use]
+    pub fn data_root(&self) -> &Path {
+        &self.data_root
+    }
+
+    /// The network namespace the daemon (and its host-network containers) live in.
+    #[must_use]
+    pub fn netns(&self) -> PathBuf {
+        PathBuf::from(format!("/proc/{}/ns/net", self.holder.id()))
+    }
+
+    /// `program` to be run in the daemon's network namespace.
+    #[must_use]
+    pub fn in_netns(&self, program: &str) -> Command {
+        let mut command = Command::new("nsenter");
+        command
+            .arg(format!("--net={}", self.netns().display()))
+            .arg("--")
+            .arg(program);
+        command
     }
 
     /// The `unix://` address of the socket.
@@ -115,9 +168,9 @@ impl PrivateDaemon {
             .append(true)
             .open(self.dir.path().join("dockerd.log"))
             .expect("dockerd log");
-        // `unshare` execs dockerd in the new namespace: the child's pid is dockerd's.
-        let child = Command::new("unshare")
-            .args(["--net", "--", "dockerd"])
+        // nsenter execs dockerd in the namespace: the child's pid is dockerd's.
+        let child = self
+            .in_netns("dockerd")
             .arg("--config-file")
             .arg(self.dir.path().join("daemon.json"))
             .arg("--host")
@@ -171,12 +224,30 @@ impl PrivateDaemon {
         std::fs::read_to_string(self.dir.path().join("dockerd.log")).unwrap_or_default()
     }
 
-    /// Kills `dockerd` with SIGKILL (a crash: its containers keep running) and waits for it.
+    /// Kills `dockerd` with SIGKILL (a crash: its containers keep running in their shims)
+    /// and waits for it and for the containerd it started, which dies with it.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
+        self.wait_for_containerd_exit();
+    }
+
+    /// Waits (up to 10 s, then kills it) until the containerd this daemon started has
+    /// exited, and removes its pid file: a new dockerd finding the pid of an exiting (or
+    /// exited but not yet reaped) containerd would wait for it instead of starting its own.
+    fn wait_for_containerd_exit(&self) {
+        let started = Instant::now();
+        while let Some(pid) = self.managed_containerd_pid() {
+            if started.elapsed() > Duration::from_secs(10) {
+                let _ = Command::new("kill").args(["-KILL", &pid]).status();
+                std::thread::sleep(Duration::from_millis(200));
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = std::fs::remove_file(self.exec_root.join("containerd/containerd.pid"));
     }
 
     /// Stops `dockerd` with SIGTERM (it stops its containers) and waits up to 60 s, then
@@ -244,10 +315,60 @@ impl PrivateDaemon {
         )
     }
 
+    /// Kills the containerd shims of this daemon that outlived it (when it could not be
+    /// brought back to stop its containers), and their containers' first processes.
+    fn kill_leftover_shims(&self) {
+        let marker = format!("-address {}/", self.exec_root.display());
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        let processes: Vec<(String, String, String)> = entries
+            .flatten()
+            .filter_map(|e| {
+                let pid = e.file_name().to_string_lossy().into_owned();
+                let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+                let ppid = stat
+                    .rsplit_once(") ")?
+                    .1
+                    .split_whitespace()
+                    .nth(1)?
+                    .to_owned();
+                let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+                let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                Some((pid, ppid, cmdline))
+            })
+            .collect();
+        for (shim, _, cmdline) in &processes {
+            if !(cmdline.contains("containerd-shim") && cmdline.contains(&marker)) {
+                continue;
+            }
+            for (child, ppid, _) in &processes {
+                if ppid == shim {
+                    let _ = Command::new("kill").args(["-KILL", child]).status();
+                }
+            }
+            let _ = Command::new("kill").args(["-KILL", shim]).status();
+        }
+    }
+
+    /// The pid of the containerd this daemon started, while that process runs (not once it
+    /// is a zombie).
     fn managed_containerd_pid(&self) -> Option<String> {
         let pid = std::fs::read_to_string(self.exec_root.join("containerd/containerd.pid")).ok()?;
         let pid = pid.trim().to_owned();
-        Path::new("/proc").join(&pid).exists().then_some(pid)
+        let proc = Path::new("/proc").join(&pid);
+        let stat = std::fs::read_to_string(proc.join("stat")).ok()?;
+        let state = stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.chars().next());
+        if matches!(state, Some('Z' | 'X') | None) {
+            return None;
+        }
+        // The pid may have been reused: it is ours only if it names our exec root.
+        let cmdline = std::fs::read(proc.join("cmdline")).ok()?;
+        let ours =
+            String::from_utf8_lossy(&cmdline).contains(&self.exec_root.display().to_string());
+        ours.then_some(pid)
     }
 }
 
@@ -270,13 +391,12 @@ impl Drop for PrivateDaemon {
             }
         }
         self.terminate();
-        if let Some(pid) = self.managed_containerd_pid() {
-            let _ = Command::new("kill").args(["-TERM", &pid]).status();
-            std::thread::sleep(Duration::from_millis(500));
-            let _ = Command::new("kill").args(["-KILL", &pid]).status();
-        }
+        self.wait_for_containerd_exit();
+        self.kill_leftover_shims();
         unmount_below(self.dir.path());
         unmount_below(&self.data_root);
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
     }
 }
 

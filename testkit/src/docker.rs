@@ -586,6 +586,20 @@ impl Registry {
     /// When it cannot be started or does not answer within 10 seconds.
     #[must_use]
     pub fn start(storage: &Path, credentials: Option<(&str, &str)>) -> Self {
+        Self::start_in(storage, credentials, None)
+    }
+
+    /// [`Registry::start`] in the network namespace `netns` (`/proc/<pid>/ns/net`, e.g. a
+    /// [`crate::daemon::PrivateDaemon`]'s), or the host's when `None`.
+    ///
+    /// # Panics
+    /// When it cannot be started or does not answer within 10 seconds.
+    #[must_use]
+    pub fn start_in(
+        storage: &Path,
+        credentials: Option<(&str, &str)>,
+        netns: Option<&Path>,
+    ) -> Self {
         let config = tempfile::tempdir().expect("registry config dir");
         let port = free_port();
         let address = format!("127.0.0.1:{port}");
@@ -611,7 +625,18 @@ impl Registry {
         }
         let file = config.path().join("config.yml");
         std::fs::write(&file, yaml).expect("write registry config");
-        let child = Command::new(REGISTRY_BINARY)
+        let mut command = match netns {
+            Some(netns) => {
+                let mut command = Command::new("nsenter");
+                command
+                    .arg(format!("--net={}", netns.display()))
+                    .arg("--")
+                    .arg(REGISTRY_BINARY);
+                command
+            }
+            None => Command::new(REGISTRY_BINARY),
+        };
+        let child = command
             .arg("serve")
             .arg(&file)
             .stdin(Stdio::null())
@@ -625,7 +650,18 @@ impl Registry {
             _config: config,
         };
         let started = std::time::Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        let answers = || match netns {
+            None => std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+            Some(netns) => Command::new("nsenter")
+                .arg(format!("--net={}", netns.display()))
+                .args(["--", "bash", "-c"])
+                .arg(format!("exec 3<>/dev/tcp/127.0.0.1/{port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success()),
+        };
+        while !answers() {
             assert!(
                 started.elapsed() < Duration::from_secs(10),
                 "the registry on {} did not come up",
