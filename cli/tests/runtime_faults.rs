@@ -635,3 +635,37 @@ fn any_request_may_fail_in_any_way_without_a_panic() {
         }
     }
 }
+
+#[test]
+fn a_quiet_follow_waits_while_the_container_runs_and_ends_when_it_stops() {
+    let work = tempfile::tempdir().unwrap();
+    let locks = work.path().join("locks");
+    let world = Arc::new(Mutex::new(World::new()));
+    world.lock().unwrap().add("A.B", &body(2, "X=1"), "running");
+    let fake = serve(&world, |r| {
+        (r.path == "/containers/A.B/logs").then(|| Reply::Stream {
+            status: 200,
+            content_type: "application/vnd.docker.raw-stream",
+            chunks: Box::new(std::iter::once(log_frame(1, b"hello\n"))),
+            end: StreamEnd::Stall,
+        })
+    });
+    let mut follow = tarsdock(
+        fake.socket(),
+        &locks,
+        &["logs", "A.B", "--follow", "--engine-timeout", "1"],
+    )
+    .spawn()
+    .unwrap();
+    // Several engine timeouts of silence: still following.
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        follow.try_wait().unwrap().is_none(),
+        "a quiet follow of a running container gave up"
+    );
+    // The container stops (and the engine, stuck, does not end the stream): the follow ends.
+    world.lock().unwrap().containers[0].state = "exited".to_owned();
+    let out = wait_guarded(follow);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n");
+}
