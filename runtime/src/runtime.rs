@@ -675,6 +675,8 @@ impl Runtime {
             events(LaunchEvent::Creating {
                 name: name.to_owned(),
             });
+            // Every create goes through here (the decision loop may come back after a name
+            // conflict): the place for checks that must hold just before the engine creates.
             let create = CreateContainerOptionsBuilder::default().name(name).build();
             let body = body.clone();
             let attempt = self
@@ -1657,4 +1659,83 @@ fn fill_from_status(report: &mut LaunchReport, status: &ContainerStatus, id: Str
     report.state.clone_from(&status.state);
     report.pid = status.pid;
     report.started_at.clone_from(&status.started_at);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_stop_timeout(value: Option<i64>) -> ContainerInspectResponse {
+        serde_json::from_value(serde_json::json!({"Config": {"StopTimeout": value}})).unwrap()
+    }
+
+    #[test]
+    fn the_grace_period_comes_from_the_flag_then_the_container() {
+        let container = with_stop_timeout(Some(3));
+        assert_eq!(
+            grace_period(Some(Duration::from_secs(7)), &container),
+            (Duration::from_secs(7), GraceSource::Flag)
+        );
+        assert_eq!(
+            grace_period(None, &container),
+            (Duration::from_secs(3), GraceSource::Container)
+        );
+        assert_eq!(
+            grace_period(None, &with_stop_timeout(None)),
+            (DEFAULT_GRACE, GraceSource::Default)
+        );
+        // "Wait for ever" to the engine; tarsdock bounds every wait.
+        assert_eq!(
+            grace_period(None, &with_stop_timeout(Some(-1))),
+            (DEFAULT_GRACE, GraceSource::Default)
+        );
+        assert_eq!(
+            grace_period(Some(Duration::MAX), &container),
+            (MAX_WAIT, GraceSource::Flag)
+        );
+    }
+
+    #[test]
+    fn huge_limits_add_without_overflow() {
+        let limit = Limit::with_grace(Duration::MAX, Duration::MAX);
+        assert_eq!(limit.total(), Duration::MAX);
+        let clamped = Limit::with_grace(clamp(Duration::MAX), clamp(Duration::MAX));
+        assert_eq!(clamped.total(), MAX_WAIT * 2);
+    }
+
+    #[test]
+    fn a_taken_name_is_told_from_other_conflicts() {
+        assert!(is_name_taken(
+            "Conflict. The container name \"/A.B\" is already in use by container \"abc\"."
+        ));
+        assert!(!is_name_taken(
+            "removal of container abc is already in progress"
+        ));
+    }
+
+    #[test]
+    fn timeouts_say_how_the_limit_was_made_up() {
+        let error = Error::Timeout {
+            operation: Operation::Stop,
+            target: "A.B".into(),
+            address: "unix:///x.sock".into(),
+            limit: Limit::with_grace(Duration::from_secs(2), Duration::from_secs(10)),
+        };
+        assert_eq!(
+            error.to_string(),
+            "timed out after 12s waiting for the engine at unix:///x.sock to stop container A.B \
+             (the engine timeout of 2s plus the grace period of 10s)"
+        );
+        let error = Error::Timeout {
+            operation: Operation::Pull,
+            target: "x:1".into(),
+            address: "unix:///x.sock".into(),
+            limit: Limit::idle(Duration::from_millis(1500)),
+        };
+        assert_eq!(
+            error.to_string(),
+            "timed out after 1.5s without any data from the engine at unix:///x.sock while \
+             trying to pull image x:1"
+        );
+    }
 }
