@@ -490,9 +490,8 @@ fn launch_request_refuses_flags_it_cannot_honour() {
         ["--server", "Y"],
         ["--target", "mac"],
         ["--node-inputs", "i.json"],
-        ["--tars-path", "/t"],
-        ["--host-path", "/h"],
-        ["--log-path", "/l"],
+        ["--server-dir", "/s"],
+        ["--exe-path", "/e"],
     ] {
         let mut args = vec!["launch", "--request", &file];
         args.extend(flag);

@@ -95,6 +95,8 @@ pub struct LaunchOptions {
     pub pull: PullPolicy,
     /// Registry credentials for the pull.
     pub auth: Option<RegistryAuth>,
+    /// What the mount and container policy lets through (nothing by default).
+    pub policy: crate::policy::LaunchPolicy,
 }
 
 /// A step of a launch, for progress output.
@@ -677,6 +679,7 @@ impl Runtime {
             });
             // Every create goes through here (the decision loop may come back after a name
             // conflict): the place for checks that must hold just before the engine creates.
+            crate::policy::enforce(request, &body, &options.policy, self.address())?;
             let create = CreateContainerOptionsBuilder::default().name(name).build();
             let body = body.clone();
             let attempt = self
@@ -781,6 +784,7 @@ impl Runtime {
                     ));
                 }
                 Some(S::CREATED | S::EXITED) => {
+                    crate::policy::enforce(request, body, &options.policy, self.address())?;
                     events(LaunchEvent::Starting { id: id.clone() });
                     self.start(&id, request).await?;
                     let now = self.status_of(name, &id).await?;

@@ -13,6 +13,7 @@
 //! | 8 | `mount-source-missing`: a bind mount's host path does not exist |
 //! | 9 | `port-in-use`: a published host port is taken |
 //! | 10 | `not-found`: no such container, for the commands that need one (`restart`, `logs`) |
+//! | 13 | `policy-refused`: the mount and container policy refuses the create body |
 //!
 //! One rule for an absent container: a command whose goal already holds succeeds (`stop`
 //! and `rm`: not running; `status`: answers `absent`), a command that needs the container
@@ -189,6 +190,7 @@ pub(crate) const fn exit_code(kind: ErrorKind) -> u8 {
         ErrorKind::MountSourceMissing => 8,
         ErrorKind::PortInUse => 9,
         ErrorKind::NotFound => 10,
+        ErrorKind::PolicyRefused => 13,
     }
 }
 

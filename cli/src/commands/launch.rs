@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
-use runtime::{LaunchEvent, LaunchOptions, LaunchReport, LaunchRequest, PullPolicy};
+use runtime::{LaunchEvent, LaunchOptions, LaunchPolicy, LaunchReport, LaunchRequest, PullPolicy};
 
 use parser::Severity;
 
@@ -41,12 +41,13 @@ pub(crate) struct Args {
     /// Target platform; `auto` asks the engine (Docker Desktop or non-Linux: mac).
     #[arg(long, value_enum, default_value = "auto", conflicts_with = "request")]
     target: LaunchTarget,
-    /// tarsnode's install path (`TarsPath`); default: the parent of the log path.
-    #[arg(long, value_name = "P", conflicts_with = "request")]
+    /// tarsnode's install path (`TarsPath`); default: the parent of the log path. With a
+    /// request, it tells the policy where the tars directories are.
+    #[arg(long, value_name = "P")]
     tars_path: Option<String>,
-    /// Host side of tarsnode's data mount when tarsnode runs in a container [default: the
-    /// `TARS_HOSTPATH` environment variable, read only with CONFIG].
-    #[arg(long, value_name = "H", conflicts_with = "request")]
+    /// Host side of tarsnode's data mount when tarsnode runs in a container (with a request:
+    /// for the policy).
+    #[arg(long, value_name = "H", env = "TARS_HOSTPATH")]
     host_path: Option<String>,
     /// Application name (default: `/tars/application/server<app>`).
     #[arg(long, conflicts_with = "request")]
@@ -64,18 +65,16 @@ pub(crate) struct Args {
     #[arg(long, conflicts_with = "request")]
     exe_path: Option<String>,
     /// Log directory (default: `<logpath>`).
-    #[arg(long, conflicts_with = "request")]
+    #[arg(long)]
     log_path: Option<String>,
-    /// Allow the sensitive host mounts the security rules refuse.
-    #[arg(long)]
-    allow_host_mounts: bool,
-    /// Allow a template to ask for a privileged container.
-    #[arg(long)]
-    allow_privileged: bool,
+    #[command(flatten)]
+    policy: super::allow::AllowArgs,
     /// A ready launch request (JSON), or `-` for standard input. When its `plan_hash` is
     /// empty, the hash of its create body is used. The flags that shape a plan (`--image`,
-    /// `--image-id`, `--node`, `--app`, `--target`, …) cannot be honoured with a request and
-    /// are refused (exit 2): the request says all of that itself.
+    /// `--image-id`, `--node`, `--app`, `--server`, `--target`, `--node-inputs`,
+    /// `--server-dir`, `--exe-path`) cannot be honoured with a request and are refused
+    /// (exit 2): the request says all of that itself. `--tars-path`, `--host-path` and
+    /// `--log-path` tell the policy where the node's directories are.
     #[arg(long, value_name = "FILE")]
     request: Option<PathBuf>,
     /// Replace a container of the same name that tarsdock did not create.
@@ -106,15 +105,29 @@ pub(crate) enum LaunchTarget {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
-    let request = match (&args.request, &args.config) {
-        (Some(path), _) => read_request(path, args)?,
+    let (request, policy) = match (&args.request, &args.config) {
+        (Some(path), _) => (read_request(path, args)?, request_policy(args)),
         (None, Some(config)) => match planned_request(config, args)? {
-            Some(request) => request,
+            Some(planned) => planned,
             None => return Ok(Status::Findings),
         },
         (None, None) => bail!("give CONFIG (with --image) or --request FILE"),
     };
-    launch(args, request)
+    launch(args, request, policy)
+}
+
+/// The policy for a ready request: the allow flags, and the node's layout from `--host-path`
+/// (else `--tars-path`) and `--log-path` when given, so the tars directories are checked.
+fn request_policy(args: &Args) -> LaunchPolicy {
+    LaunchPolicy {
+        allow: args.policy.allowed(),
+        tars_root: args
+            .host_path
+            .clone()
+            .filter(|h| !h.is_empty())
+            .or_else(|| args.tars_path.clone()),
+        log_root: args.log_path.clone(),
+    }
 }
 
 fn read_request(path: &std::path::Path, args: &Args) -> anyhow::Result<LaunchRequest> {
@@ -137,7 +150,10 @@ fn read_request(path: &std::path::Path, args: &Args) -> anyhow::Result<LaunchReq
 /// Plans CONFIG as `tarsdock plan` does; prints the findings on stderr. `None` when a finding
 /// is an error (or no plan could be made): nothing is launched then.
 #[allow(clippy::print_stderr)]
-fn planned_request(config: &std::path::Path, args: &Args) -> anyhow::Result<Option<LaunchRequest>> {
+fn planned_request(
+    config: &std::path::Path,
+    args: &Args,
+) -> anyhow::Result<Option<(LaunchRequest, LaunchPolicy)>> {
     let target = match args.target {
         LaunchTarget::Linux => TargetArg::Linux,
         LaunchTarget::Mac => TargetArg::Mac,
@@ -149,10 +165,7 @@ fn planned_request(config: &std::path::Path, args: &Args) -> anyhow::Result<Opti
         image: args.image.clone().unwrap_or_default(),
         target,
         tars_path: args.tars_path.clone(),
-        host_path: args
-            .host_path
-            .clone()
-            .or_else(|| std::env::var("TARS_HOSTPATH").ok()),
+        host_path: args.host_path.clone(),
         format: plan::PlanFormat::Json,
         color: Color::Never,
         app: args.app.clone(),
@@ -164,8 +177,7 @@ fn planned_request(config: &std::path::Path, args: &Args) -> anyhow::Result<Opti
         entrypoint: None,
         workdir: None,
         restart: None,
-        allow_host_mounts: args.allow_host_mounts,
-        allow_privileged: args.allow_privileged,
+        policy: args.policy.clone(),
         stdin_filename: None,
     };
     let planned = plan::plan(&plan_args)?;
@@ -199,7 +211,14 @@ fn planned_request(config: &std::path::Path, args: &Args) -> anyhow::Result<Opti
         .unwrap_or_else(|| "localhost".to_owned());
     let mut request = runtime::plan_request::launch_request(plan, &node, Some(&line_of));
     request.expected_image_id.clone_from(&args.image_id);
-    Ok(Some(request))
+    // The runtime checks the plan's mounts again just before create, against the same layout.
+    let context = &planned.lowered.context;
+    let policy = LaunchPolicy {
+        allow: args.policy.allowed(),
+        tars_root: context.tars_root.clone(),
+        log_root: context.log_root.clone(),
+    };
+    Ok(Some((request, policy)))
 }
 
 /// The platform the engine asks for: Docker Desktop or a non-Linux engine means `mac`.
@@ -222,7 +241,7 @@ fn engine_target(engine: &EngineArgs) -> anyhow::Result<TargetArg> {
     }
 }
 
-fn launch(args: &Args, request: LaunchRequest) -> anyhow::Result<Status> {
+fn launch(args: &Args, request: LaunchRequest, policy: LaunchPolicy) -> anyhow::Result<Status> {
     let options = LaunchOptions {
         adopt: args.adopt,
         stop_timeout: args.stop_timeout.map(seconds),
@@ -232,10 +251,19 @@ fn launch(args: &Args, request: LaunchRequest) -> anyhow::Result<Status> {
             PullPolicy::IfNeeded
         },
         auth: args.credentials.resolve()?,
+        policy,
     };
     let verbose = args.verbose;
     args.engine.run(
         |rt| async move {
+            // Refused before anything happens (no pull, no replaced container); the runtime
+            // checks again just before create.
+            runtime::policy::enforce(
+                &request,
+                &request.to_create_body()?,
+                &options.policy,
+                rt.address(),
+            )?;
             let mut view: Option<PullView> = None;
             let result = rt
                 .launch(&request, &options, &mut |event| match event {
