@@ -323,7 +323,7 @@ async fn deploy(args: &Args, input: &DeployInput<'_>) -> anyhow::Result<Status> 
             let removed = engine
                 .remove(
                     &deployment.name,
-                    Duration::from_secs(args.stop_timeout),
+                    args.stop_timeout.map(Duration::from_secs),
                     false,
                 )
                 .await
