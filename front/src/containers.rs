@@ -19,8 +19,6 @@
 //!   really run — created, started, waited for — and its exit code and output logged; the node
 //!   gets the exec id as before. Upstream never started it.
 
-use std::time::Duration;
-
 use http::{Request, Response, StatusCode};
 use runtime::front_support::{self, ExecCommand};
 use runtime::request::validate_name;
@@ -31,10 +29,6 @@ use tracing::{debug, info, warn};
 use crate::proxy::query_value;
 use crate::reply::{self, Body};
 use crate::state::State;
-
-/// The grace period when a container has no `StopTimeout` (tarsnode's own `docker stop`
-/// timeout, and lowering's default).
-pub(crate) const DEFAULT_GRACE: Duration = Duration::from_secs(3);
 
 /// `id` when it can be a service container's name (`App.Server`): a valid Docker name with a
 /// `.`. Container ids never hold one.
@@ -268,21 +262,26 @@ fn tarsnode_exec(body: &[u8]) -> Option<(ExecCommand, bool)> {
     ))
 }
 
-/// Stops the service the way `tarsdock stop` does, with its planned grace period.
+/// Stops the service the way `tarsdock stop` does: the runtime's stop sequence, with the
+/// grace period the container was planned with (its `StopTimeout`).
 async fn graceful_stop(state: &State, name: &str) -> Result<String, Response<Body>> {
-    let grace = front_support::planned_grace(&state.runtime, name)
-        .await
-        .map_err(|e| reply::runtime_error(&e))?
-        .unwrap_or(DEFAULT_GRACE);
     let options = StopOptions {
-        timeout: grace,
+        timeout: None,
         ..StopOptions::default()
     };
     match state.runtime.stop(name, &options).await {
         Ok(report) => Ok(format!(
-            "{:?} (grace {}s, exit code {})",
+            "{:?} (grace {}s from {}, ended by {}, exit code {})",
             report.action,
-            grace.as_secs(),
+            report
+                .grace_period_s
+                .map_or_else(|| "-".to_owned(), |g| g.to_string()),
+            report
+                .grace_from
+                .map_or_else(|| "-".to_owned(), |g| format!("{g:?}")),
+            report
+                .ended_by
+                .map_or_else(|| "-".to_owned(), |e| format!("{e:?}")),
             report
                 .exit_code
                 .map_or_else(|| "unknown".to_owned(), |c| c.to_string())

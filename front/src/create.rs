@@ -21,7 +21,6 @@
 //! the node pulls before it creates.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use http::{Request, Response, StatusCode};
 use lowering::ir::Target;
@@ -178,7 +177,8 @@ async fn launch(state: &State, call: &ServiceCall, sent: &Value) -> Response<Bod
     let request = runtime::plan_request::launch_request(&plan, &state.plan.node, Some(&line_of));
     let options = LaunchOptions {
         adopt: false,
-        stop_timeout: Duration::from_secs(u64::from(plan.stop_timeout)),
+        // The old container's own planned grace period.
+        stop_timeout: None,
         pull: PullPolicy::Never,
         auth: None,
         // The runtime checks the body again just before create, against the same layout.

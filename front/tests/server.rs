@@ -521,7 +521,9 @@ fn a_client_gone_during_an_intercepted_stop_releases_the_service_lock() {
                         "Id": "abc123", "Name": "/A.B", "Image": "sha256:1",
                         "State": {"Status": "running", "Running": true, "Pid": 42},
                         "Config": {"Image": "box:1", "StopTimeout": 3,
-                                   "Labels": {"tarsdock.managed-by": "tarsdock"}}
+                                   "Labels": {"tarsdock.managed-by": "tarsdock",
+                                              "tarsdock.app": "A", "tarsdock.server": "B",
+                                              "tarsdock.node": "n", "tarsdock.plan-hash": "sha256:1"}}
                     }),
                 );
             }

@@ -1,11 +1,7 @@
 //! What `tarsdock serve` (the `front` crate) needs from the engine besides the lifecycle calls
-//! of [`Runtime`]: a command run in a service container with its exit code and output (the
-//! stop script tarsnode asks for with `exec`, which upstream never starts), and the grace
-//! period a container was planned with (`Config.StopTimeout`, what tarsdock set from the
-//! service's `deactivating-timeout`).
-//!
-//! Both go through [`Runtime::docker`] and map engine failures the way the rest of the
-//! runtime does.
+//! of [`Runtime`]: a command run in a service container with its exit code and output — the
+//! stop script tarsnode asks for with `exec`, which upstream never starts. It goes through the
+//! runtime's bounded engine calls and maps failures the way the rest of the runtime does.
 
 use std::time::Duration;
 
@@ -15,7 +11,6 @@ use serde::Serialize;
 
 use crate::engine::{Failure, classify};
 use crate::error::{Error, Operation, Result};
-use crate::image::engine_error;
 use crate::runtime::Runtime;
 
 /// How much of a command's output is kept.
@@ -48,7 +43,8 @@ pub struct ExecReport {
 }
 
 /// Runs `command` in `container` and waits for it (at most `timeout`): the exec is created,
-/// started attached, its output drained, and then inspected for the exit code.
+/// started attached, its output drained, and then inspected for the exit code. Each engine
+/// call is bounded by the engine timeout, the whole run by `timeout`.
 ///
 /// # Errors
 /// The engine's refusal to create the exec ([`Error::EngineRefused`], e.g. 409 when the
@@ -60,43 +56,39 @@ pub async fn run_command(
     command: &ExecCommand,
     timeout: Duration,
 ) -> Result<ExecReport> {
-    let docker = runtime.docker();
-    let fail = |error: &bollard::errors::Error| match classify(error) {
-        Failure::Server { status, message } => Error::EngineRefused {
-            operation: Operation::Exec,
-            name: container.to_owned(),
-            status: Some(status),
-            message,
-            origin: None,
-        },
-        failure => engine_error(
-            failure,
-            Operation::Exec,
-            container,
-            runtime.address(),
-            docker,
-        ),
-    };
-    let created = docker
-        .create_exec(
-            container,
-            CreateExecOptions {
-                cmd: Some(command.argv.clone()),
-                env: (!command.env.is_empty()).then(|| command.env.clone()),
-                working_dir: Some(
-                    command
-                        .working_dir
-                        .clone()
-                        .unwrap_or_else(|| "/".to_owned()),
-                ),
-                attach_stdout: Some(true),
-                attach_stderr: Some(true),
-                ..Default::default()
+    let engine = runtime.engine();
+    let fail = |failure: Failure| -> Error {
+        match failure {
+            Failure::Server { status, message } => Error::EngineRefused {
+                operation: Operation::Exec,
+                name: container.to_owned(),
+                status: Some(status),
+                message,
+                origin: None,
             },
-        )
+            other => engine.error(other, Operation::Exec, container),
+        }
+    };
+    let create = CreateExecOptions {
+        cmd: Some(command.argv.clone()),
+        env: (!command.env.is_empty()).then(|| command.env.clone()),
+        working_dir: Some(
+            command
+                .working_dir
+                .clone()
+                .unwrap_or_else(|| "/".to_owned()),
+        ),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        ..Default::default()
+    };
+    let exec_id = engine
+        .call(engine.limit(), |d| async move {
+            d.create_exec(container, create).await
+        })
         .await
-        .map_err(|e| fail(&e))?;
-    let exec_id = created.id;
+        .map_err(fail)?
+        .id;
     let mut report = ExecReport {
         exec_id: exec_id.clone(),
         exit_code: None,
@@ -105,65 +97,44 @@ pub async fn run_command(
         truncated: false,
     };
     let run = async {
-        match docker
-            .start_exec(&exec_id, Some(StartExecOptions::default()))
-            .await?
-        {
-            StartExecResults::Attached { mut output, .. } => {
-                while let Some(chunk) = output.next().await {
-                    let bytes = chunk?.into_bytes();
-                    let room = OUTPUT_LIMIT.saturating_sub(report.output.len());
-                    if bytes.len() > room {
-                        report.truncated = true;
-                    }
-                    report
-                        .output
-                        .extend_from_slice(&bytes[..bytes.len().min(room)]);
+        let started = engine
+            .call(engine.limit(), |d| {
+                let exec = exec_id.clone();
+                async move { d.start_exec(&exec, Some(StartExecOptions::default())).await }
+            })
+            .await?;
+        if let StartExecResults::Attached { mut output, .. } = started {
+            while let Some(chunk) = output.next().await {
+                let bytes = chunk
+                    .map_err(|e| classify(&e, engine.limit()))?
+                    .into_bytes();
+                let room = OUTPUT_LIMIT.saturating_sub(report.output.len());
+                if bytes.len() > room {
+                    report.truncated = true;
                 }
-                Ok(())
+                report
+                    .output
+                    .extend_from_slice(&bytes[..bytes.len().min(room)]);
             }
-            StartExecResults::Detached => Ok(()),
         }
+        Ok::<(), Failure>(())
     };
     match tokio::time::timeout(timeout, run).await {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(fail(&e)),
+        Ok(Err(failure)) => return Err(fail(failure)),
         Err(_) => report.timed_out = true,
     }
-    let inspect = docker.inspect_exec(&exec_id).await.map_err(|e| fail(&e))?;
+    let inspect = engine
+        .call(engine.limit(), |d| {
+            let exec = exec_id.clone();
+            async move { d.inspect_exec(&exec).await }
+        })
+        .await
+        .map_err(fail)?;
     if inspect.running == Some(true) {
         report.timed_out = true;
     } else {
         report.exit_code = inspect.exit_code;
     }
     Ok(report)
-}
-
-/// The grace period the container *named* `name` was created with (`Config.StopTimeout`),
-/// `None` when it has none or there is no such container.
-///
-/// # Errors
-/// Transport, timeout and engine errors other than "no such container".
-pub async fn planned_grace(runtime: &Runtime, name: &str) -> Result<Option<Duration>> {
-    match runtime.docker().inspect_container(name, None).await {
-        Ok(inspect) => {
-            let named = inspect.name.as_deref().map(|n| n.trim_start_matches('/')) == Some(name);
-            Ok(inspect
-                .config
-                .and_then(|c| c.stop_timeout)
-                .filter(|_| named)
-                .and_then(|secs| u64::try_from(secs).ok())
-                .map(Duration::from_secs))
-        }
-        Err(e) => match classify(&e) {
-            Failure::Server { status: 404, .. } => Ok(None),
-            failure => Err(engine_error(
-                failure,
-                Operation::Inspect,
-                name,
-                runtime.address(),
-                runtime.docker(),
-            )),
-        },
-    }
 }
