@@ -147,6 +147,7 @@ pub(crate) fn collect(args: &Args) -> anyhow::Result<Outcome> {
             d.relocate(id);
             report.diagnostics.push(d);
         }
+        report.omitted_by_parse(id, parse.omitted);
         if let Some((loaded, template)) = member {
             let resolution = lowering::resolve::resolve(&loaded.set, &template.name, None);
             for d in lowering::lint::check_chain(&resolution, &settings.options) {
@@ -160,7 +161,8 @@ pub(crate) fn collect(args: &Args) -> anyhow::Result<Outcome> {
 
 #[allow(clippy::print_stderr)]
 pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
-    let Outcome { report, fails } = collect(args)?;
+    let Outcome { mut report, fails } = collect(args)?;
+    report.cap();
     let stdout = std::io::stdout();
     let out = match args.format {
         Format::Human => {

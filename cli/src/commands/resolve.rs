@@ -122,10 +122,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
         resolution,
         template,
     } = load(args)?;
-    let report = Report {
-        sources,
-        diagnostics: resolution.diagnostics.clone(),
-    };
+    let report = Report::with(sources, resolution.diagnostics.clone());
     let failed = resolution.failed
         || report
             .diagnostics
