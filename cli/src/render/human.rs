@@ -210,10 +210,14 @@ impl Snippet<'_> {
         shown.dedup();
         // Lines without a mark are windowed at the same place in the line as the main mark,
         // so that indentation-heavy context stays aligned with it.
-        let main = self.marks.iter().find(|m| m.primary).unwrap_or(&self.marks[0]);
+        let main = self
+            .marks
+            .iter()
+            .find(|m| m.primary)
+            .unwrap_or(&self.marks[0]);
         let main_line = self.file.line_col(main.span.start).line as usize - 1;
-        let main_column =
-            (main.span.start as usize).saturating_sub(index.line_start(main_line).unwrap_or(0) as usize);
+        let main_column = (main.span.start as usize)
+            .saturating_sub(index.line_start(main_line).unwrap_or(0) as usize);
         let bar = self.paint.paint(GUTTER, "|");
         let mut previous: Option<usize> = None;
         for &line in &shown {
