@@ -5,6 +5,11 @@
 
 use parser::{Config, DomainRef, Parse, Severity, fmt, parse};
 
+pub(crate) mod commands;
+mod render;
+
+pub use render::check_render;
+
 /// Parses `data` and checks every invariant of [`parse`] that holds for any input.
 ///
 /// # Panics

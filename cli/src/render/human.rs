@@ -484,10 +484,12 @@ impl Iterator for Glyphs<'_> {
         let glyph = match rest.utf8_chunks().next() {
             Some(chunk) if !chunk.valid().is_empty() => {
                 let c = chunk.valid().chars().next().unwrap_or('\u{fffd}');
+                // A zero-width character (a combining mark) counts one cell, so that a window
+                // always holds a bounded number of bytes.
                 let width = match c {
                     '\t' => 4,
                     c if is_unsafe_char(c) => escape_controls(c.encode_utf8(&mut [0; 4])).len(),
-                    c => c.width().unwrap_or(0),
+                    c => c.width().unwrap_or(0).max(1),
                 };
                 Glyph {
                     at,
