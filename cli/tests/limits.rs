@@ -260,11 +260,12 @@ fn resolve_log_keeps_ok_before_a_failing_tostr() {
 }
 
 /// Issue 13: `tostr` grows with the square of the depth; 1,000,000 levels drove normalize,
-/// fmt and resolve past 14 GB. Every command now refuses with a code or a message.
+/// fmt and resolve past 14 GB. Every command now refuses with a code or a message (50,000
+/// levels here; 1,000,000 are measured in BENCHMARKS.md "Worst shapes").
 #[test]
 fn deep_nesting_is_refused_not_killed() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("deep.conf"), nested(200_000)).unwrap();
+    std::fs::write(dir.path().join("deep.conf"), nested(50_000)).unwrap();
     let lint = tarsdock(dir.path(), &["lint", "--format", "json", "deep.conf"]);
     assert_eq!(lint.code, 1, "{}", lint.stderr());
     assert_eq!(lint.codes(), ["TARS-S008"]);
@@ -297,6 +298,32 @@ fn deep_nesting_is_refused_not_killed() {
         "{}",
         render.stderr()
     );
+    // deploy resolves the chain first: the template is refused before any package or engine.
+    let tars = dir.path().join("tars").display().to_string();
+    let log = dir.path().join("log").display().to_string();
+    let deploy = tarsdock(
+        dir.path(),
+        &[
+            "deploy",
+            "Test.Deep",
+            "--package",
+            "none.tgz",
+            "--template",
+            "deep.conf",
+            "--node-inputs",
+            "inputs.json",
+            "--image",
+            "none",
+            "--server-type",
+            "cpp",
+            "--tars-path",
+            &tars,
+            "--log-path",
+            &log,
+        ],
+    );
+    assert_eq!(deploy.code, 1, "{}", deploy.stderr());
+    assert!(deploy.stderr().contains("TARS-C003"), "{}", deploy.stderr());
 }
 
 /// Findings are bounded per file; the rest are counted and said to be there.
