@@ -61,9 +61,9 @@ fn nested(depth: usize) -> Vec<u8> {
 }
 
 #[test]
-fn an_input_over_16_mib_is_a_coded_refusal() {
+fn an_input_over_4_mib_is_a_coded_refusal() {
     let dir = tempfile::tempdir().unwrap();
-    let big = b"<a>\nk=v\n</a>\n".repeat(17 * 1024 * 1024 / 12);
+    let big = b"<a>\nk=v\n</a>\n".repeat(5 * 1024 * 1024 / 12);
     std::fs::write(dir.path().join("big.conf"), &big).unwrap();
     let lint = tarsdock(dir.path(), &["lint", "--format", "json", "big.conf"]);
     assert_eq!(lint.code, 1, "{}", lint.stderr());
@@ -74,7 +74,7 @@ fn an_input_over_16_mib_is_a_coded_refusal() {
     assert!(
         normalize
             .last_stderr_line()
-            .starts_with(b"tarsdock: input larger than 16 MiB"),
+            .starts_with(b"tarsdock: input larger than 4 MiB"),
         "{}",
         normalize.stderr()
     );

@@ -140,9 +140,14 @@ pub fn check(parse: &Parse) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     // A template repeats its unknown names (`${db_host}` in every section): look each up once.
     let mut suggestions: HashMap<&str, Option<&'static str>> = HashMap::new();
-    let mut visit = |span: Span, place: Option<&str>| {
+    // Returns whether the findings reached their bound (README "Limits"): past it, no more
+    // are looked for.
+    let mut visit = |span: Span, place: Option<&str>| -> bool {
         let text = src.get(span.range()).unwrap_or_default();
         for reference in references(text, span) {
+            if out.len() >= parser::limits::MAX_FINDINGS {
+                return true;
+            }
             match reference {
                 Reference::Unterminated { span } => out.push(codes::unterminated_macro(span)),
                 Reference::Macro { span, name } => {
@@ -157,6 +162,7 @@ pub fn check(parse: &Parse) -> Vec<Diagnostic> {
                 }
             }
         }
+        out.len() >= parser::limits::MAX_FINDINGS
     };
     // One pass over the whole text for `${`, each hit mapped to the key, value or tag name
     // holding it (a reference never spans two of them: a key ends before `=` or a blank, a
@@ -189,7 +195,9 @@ pub fn check(parse: &Parse) -> Vec<Diagnostic> {
             && visited != Some(span)
         {
             visited = Some(span);
-            visit(span, place);
+            if visit(span, place) {
+                break;
+            }
         }
     }
     out

@@ -135,9 +135,9 @@ cmd=a>b
 Use instead: keep `<` and `>` out of templates (put such text in a file the service reads).";
 
     FILE_TOO_LARGE = "TARS-S007", "file-too-large", Error,
-    "the file is larger than 16 MiB",
+    "the file is larger than 4 MiB",
 "## What it does
-Refuses a template larger than 16 MiB (tarsdock's input bound; README \"Limits\").
+Refuses a template larger than 4 MiB (tarsdock's input bound; README \"Limits\").
 
 ## Why is this bad?
 No real template comes near this size (the largest upstream template is 6 KB); such an input
@@ -481,7 +481,7 @@ pub(crate) fn file_too_large(limit: usize) -> Diagnostic {
         format!("file is larger than {} MiB", limit / (1024 * 1024)),
     )
     .with_label(Span::empty(0), "not parsed")
-    .with_help("tarsdock reads templates of up to 16 MiB")
+    .with_help("tarsdock reads templates of of up to 4 MiB")
 }
 
 pub(crate) fn nesting_too_deep(open: Span, limit: u32) -> Diagnostic {
