@@ -91,7 +91,7 @@ pub struct LineIndex {
 }
 
 /// Bytes between two column checkpoints of a long line.
-pub const CHECKPOINT_STRIDE: usize = 4096;
+pub const CHECKPOINT_STRIDE: usize = 1024;
 
 impl LineIndex {
     #[must_use]
