@@ -44,7 +44,7 @@ pub(crate) fn render(report: &Report, color: bool, width: usize) -> String {
         let name = report
             .sources
             .get(*source)
-            .map_or_else(|| "<unknown>".into(), |f| escape_controls(&f.name));
+            .map_or_else(|| "<unknown>".into(), |f| one_line(&f.name));
         let _ = writeln!(
             out,
             "{}: {count} more finding{} in {name} not shown (tarsdock shows at most {} per \
@@ -105,7 +105,7 @@ fn write_diagnostic(
         out,
         "{}{}",
         paint.paint(level, &format!("{}[{}]", d.severity, d.code)),
-        paint.paint(BOLD, &format!(": {}", escape_controls(&d.message))),
+        paint.paint(BOLD, &format!(": {}", one_line(&d.message))),
     );
     // Labels grouped by file: the primary file first, then the others in order of appearance.
     let mut groups: Vec<(SourceId, Vec<Mark<'_>>)> = vec![(
@@ -156,7 +156,7 @@ fn write_diagnostic(
             out,
             "{pad}{} {}:{}:{}",
             paint.paint(GUTTER, arrow),
-            escape_controls(&file.name),
+            one_line(&file.name),
             at.line,
             at.column
         );
@@ -177,7 +177,7 @@ fn write_diagnostic(
             out,
             "{pad} {} help: {}",
             paint.paint(GUTTER, "="),
-            escape_controls(help)
+            one_line(help)
         );
     }
 }
@@ -274,7 +274,7 @@ impl Snippet<'_> {
             "{}{} {}",
             " ".repeat(column),
             glyph.repeat(cells),
-            escape_controls(mark.text)
+            one_line(mark.text)
         );
         let _ = writeln!(
             out,
@@ -284,6 +284,17 @@ impl Snippet<'_> {
             self.paint.paint(style, line.trim_end())
         );
     }
+}
+
+/// Text for one line of the report (a message, label, help or file name): control
+/// characters escaped, and a line break or TAB in it (quoted template text, an XML reader's
+/// message) shown as `\n` / `\t`, so that no finding can print a line of its own.
+fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    let escaped = escape_controls(text);
+    if !escaped.contains(['\n', '\t']) {
+        return escaped;
+    }
+    std::borrow::Cow::Owned(escaped.replace('\n', "\\n").replace('\t', "\\t"))
 }
 
 /// The 0-based index of the last line worth showing: the final empty "line" after a trailing
@@ -536,5 +547,85 @@ impl Paint {
         } else {
             text.to_owned()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use parser::{Diagnostic, Severity, Span};
+
+    use super::*;
+
+    fn report(text: &[u8], spans: &[(usize, usize)]) -> Report {
+        let mut report = Report::new();
+        let id = report.sources.add("t.conf", text.to_vec());
+        for &(start, end) in spans {
+            let span = Span::new(u32::try_from(start).unwrap(), u32::try_from(end).unwrap());
+            report.diagnostics.push(
+                Diagnostic::new(parser::DiagnosticCode("TARS-S103"), Severity::Warning, "m")
+                    .with_label(span, "here")
+                    .with_source(id),
+            );
+        }
+        report
+    }
+
+    /// Issue 17 item 5: the header column is the character column every other format gives
+    /// (it counted bytes: `4:25` for `4:13` on a CJK line, `4:19` for `4:18` with GBK).
+    #[test]
+    fn header_columns_count_characters() {
+        let cjk = "<a>\n  名字=服务器名字 # x\n</a>\n".as_bytes();
+        let at = cjk.iter().position(|&b| b == b'#').unwrap();
+        let out = render(&report(cjk, &[(at, at + 3)]), false, 100);
+        assert!(out.contains(" --> t.conf:2:12\n"), "{out}");
+        // The underline sits under `#`: 18 cells of text before it (CJK is two cells wide).
+        assert!(
+            out.contains(&format!("  | {}^^^ here\n", " ".repeat(18))),
+            "{out}"
+        );
+        let gbk = b"<a>\n  name=\xc4\xe3\xba\xc3 # x\n</a>\n";
+        let at = gbk.iter().position(|&b| b == b'#').unwrap();
+        let out = render(&report(gbk, &[(at, at + 3)]), false, 100);
+        assert!(out.contains(" --> t.conf:2:13\n"), "{out}");
+        assert!(out.contains("name=\\xc4\\xe3\\xba\\xc3 # x"), "{out}");
+    }
+
+    /// Issue 17 item 6: a long line is cut to a window around the span, the column exact.
+    #[test]
+    fn long_lines_are_windowed_around_the_span() {
+        let mut text = b"<a>\nk=".to_vec();
+        text.extend(std::iter::repeat_n(b'x', 20_000));
+        text.extend_from_slice(b" # note\n</a>\n");
+        let at = text.iter().position(|&b| b == b'#').unwrap();
+        let out = render(&report(&text, &[(at, at + 6)]), false, 100);
+        assert!(out.contains(" --> t.conf:2:20004\n"), "{out}");
+        assert!(out.lines().all(|l| l.chars().count() <= 100), "{out}");
+        assert!(out.contains("...xxx"), "{out}");
+        let line = out.lines().find(|l| l.contains("# note")).unwrap();
+        let under = out.lines().find(|l| l.contains("^^^^^^ here")).unwrap();
+        assert_eq!(line.find('#'), under.find('^'), "{out}");
+        // Many findings on one long line: each prints a window, not the line.
+        let spans: Vec<(usize, usize)> = (0..2_000).map(|i| (6 + i * 10, 7 + i * 10)).collect();
+        let out = render(&report(&text, &spans), false, 100);
+        assert!(out.len() < 2_000 * 1_000, "{} bytes", out.len());
+    }
+
+    /// Issue 17 item 2 (human part): template text cannot act on the terminal, and a message
+    /// with a line break (quoted text) cannot print a line of its own.
+    #[test]
+    fn control_characters_and_line_breaks_are_shown_escaped() {
+        let text = b"<a>\n\x1b[2Jk=1 # \x07\t\xc2\x9b\n</a>\n";
+        let at = text.iter().position(|&b| b == b'#').unwrap();
+        let mut r = report(text, &[(at, at + 2)]);
+        r.diagnostics[0].message = "expected `</a>`\nAll checks passed!\x1b[0m".to_owned();
+        let out = render(&r, false, 100);
+        assert!(!out.bytes().any(|b| b < 0x20 && b != b'\n'), "{out:?}");
+        assert!(!out.chars().any(is_unsafe_char), "{out:?}");
+        assert!(out.contains("\\x1b[2Jk=1 # \\x07    \\u{9b}"), "{out}");
+        assert!(
+            out.contains(": expected `</a>`\\nAll checks passed!\\x1b[0m\n"),
+            "{out}"
+        );
+        assert!(!out.lines().any(|l| l.starts_with("All checks")), "{out}");
     }
 }
