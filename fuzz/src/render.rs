@@ -83,7 +83,7 @@ pub fn check_render(data: &[u8]) {
             }
         }
     }
-    let concise = cli_render::human::render_concise(&report);
+    let concise = cli_render::concise::render(&report);
     assert!(
         concise.len() <= texts + marks * 256 + 4096,
         "concise output unbounded"

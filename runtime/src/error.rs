@@ -27,6 +27,8 @@ pub enum ErrorKind {
     PortInUse,
     /// There is no container of that name (for commands that need one).
     NotFound,
+    /// The mount and container policy refuses the create body.
+    PolicyRefused,
 }
 
 impl ErrorKind {
@@ -43,6 +45,7 @@ impl ErrorKind {
             Self::MountSourceMissing => "mount-source-missing",
             Self::PortInUse => "port-in-use",
             Self::NotFound => "not-found",
+            Self::PolicyRefused => "policy-refused",
         }
     }
 }
@@ -223,6 +226,17 @@ pub enum Error {
     #[error("there is no container named {name}")]
     NotFound { name: String },
 
+    /// The mount and container policy refuses what the create body asks of the host
+    /// (see [`crate::policy`]); nothing was created.
+    #[error("the policy refuses container {name}, nothing was created: {}", refusals.join("; "))]
+    PolicyRefused {
+        name: String,
+        /// One line per refused mount or setting, with its origin and the allowance.
+        refusals: Vec<String>,
+        /// The origin of the first refusal.
+        origin: Option<String>,
+    },
+
     /// Any other engine failure (transport errors, undecodable replies).
     #[error("the engine failed to {operation} {target}: {message}")]
     Engine {
@@ -252,6 +266,7 @@ impl Error {
             Self::Timeout { .. } | Self::LockTimeout { .. } => ErrorKind::Timeout,
             Self::ForeignContainer { .. } | Self::Conflict { .. } => ErrorKind::Conflict,
             Self::NotFound { .. } => ErrorKind::NotFound,
+            Self::PolicyRefused { .. } => ErrorKind::PolicyRefused,
         }
     }
 
@@ -261,7 +276,8 @@ impl Error {
         match self {
             Self::MountSourceMissing { origin, .. }
             | Self::PortInUse { origin, .. }
-            | Self::EngineRefused { origin, .. } => origin.as_deref(),
+            | Self::EngineRefused { origin, .. }
+            | Self::PolicyRefused { origin, .. } => origin.as_deref(),
             _ => None,
         }
     }

@@ -8,6 +8,9 @@
 //! - [`Runtime`]: launch (idempotent and serialised per service across processes: see
 //!   [`lock`]), stop (with the stop script really run), restart, remove, status, logs, pull.
 //! - [`image`]: ensure and pull, with base64url registry auth and in-stream error handling.
+//! - [`policy`]: the mount and container policy at launch (host paths resolved, the create
+//!   body checked just before the container is created), on [`lowering::policy`]'s list.
+//! - [`secret`]: reading password files (private regular files only).
 //! - [`diagnose`]: engine messages mapped back to template lines.
 //! - [`manifest`], [`sync`], [`login`]: the image manifest (registries and base images),
 //!   syncing it through the same ensure step as a launch, and the registry login check.
@@ -29,14 +32,17 @@ pub mod login;
 pub mod manifest;
 pub mod package;
 pub mod plan_request;
+pub mod policy;
 pub mod request;
 mod runtime;
 pub mod script;
+pub mod secret;
 pub mod sync;
 
 pub use engine::{AddressSource, EngineAddress, EngineInfo, Platform};
 pub use error::{Error, ErrorKind, Operation, Result};
 pub use image::{PullPolicy, PullProgress, PullReport, RegistryAuth};
+pub use policy::LaunchPolicy;
 pub use request::{LaunchRequest, MountOrigin, PortOrigin, plan_hash};
 pub use runtime::{
     ContainerStatus, LaunchAction, LaunchEvent, LaunchOptions, LaunchReport, LogChunk, LogStream,

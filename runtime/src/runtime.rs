@@ -68,6 +68,8 @@ pub struct LaunchOptions {
     pub pull: PullPolicy,
     /// Registry credentials for the pull.
     pub auth: Option<RegistryAuth>,
+    /// What the mount and container policy lets through (nothing by default).
+    pub policy: crate::policy::LaunchPolicy,
 }
 
 impl Default for LaunchOptions {
@@ -77,6 +79,7 @@ impl Default for LaunchOptions {
             stop_timeout: Duration::from_secs(10),
             pull: PullPolicy::IfNeeded,
             auth: None,
+            policy: crate::policy::LaunchPolicy::default(),
         }
     }
 }
@@ -544,6 +547,7 @@ impl Runtime {
                         return Ok(report);
                     }
                     Some(S::CREATED | S::EXITED) => {
+                        crate::policy::enforce(request, &body, &options.policy, &self.address)?;
                         events(LaunchEvent::Starting { id: id.clone() });
                         self.start(&id, request).await?;
                         let now = self.status_of(name, &id).await?;
@@ -585,6 +589,7 @@ impl Runtime {
         events(LaunchEvent::Creating {
             name: name.to_owned(),
         });
+        crate::policy::enforce(request, &body, &options.policy, &self.address)?;
         let create = CreateContainerOptionsBuilder::default().name(name).build();
         let created = self
             .docker

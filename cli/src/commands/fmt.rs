@@ -94,6 +94,17 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
     Ok(status)
 }
 
+/// Replaces the template at `path`, which the caller read as `original`, with `text`, through
+/// the discipline of `fmt` (`lint --fix` writes this way): refused when `path` is a symbolic
+/// link or has several hard links, or no longer holds `original`; mode, owner and group kept.
+pub(crate) fn write_atomically(path: &Path, original: &[u8], text: &[u8]) -> anyhow::Result<()> {
+    let target = Target::open(path, false)?;
+    if target.original != original {
+        bail!(target.changed());
+    }
+    target.replace(text, || {})
+}
+
 /// A template file opened for formatting: the file (not followed if a link), what it was
 /// when read, and its text.
 pub(crate) struct Target {

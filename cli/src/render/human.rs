@@ -1,5 +1,5 @@
 //! Human output: a rustc-style report per finding (header, `-->` location, the lines around
-//! the span with underlines, help), and a concise one-line form.
+//! the span with underlines, help).
 //!
 //! Rendered here rather than by miette's graphical handler, for three properties miette does
 //! not have (issue 13, issue 17 items 5–6):
@@ -55,33 +55,6 @@ pub(crate) fn render(report: &Report, color: bool, width: usize) -> String {
         );
     }
     out
-}
-
-/// `file:line:col: severity[code] message` per finding.
-pub(crate) fn render_concise(report: &Report) -> String {
-    let mut out: String = report
-        .diagnostics
-        .iter()
-        .map(|d| concise_line(d, &report.sources))
-        .collect();
-    for (source, count) in &report.omitted {
-        let name = report.sources.get(*source).map_or("<unknown>", |f| &f.name);
-        let _ = writeln!(out, "{name}: {count} more findings not shown");
-    }
-    out
-}
-
-fn concise_line(d: &Diagnostic, sources: &Sources) -> String {
-    let mut line = String::new();
-    match sources.get(d.source) {
-        Some(file) => {
-            let at = file.line_col(d.span.start);
-            let _ = write!(line, "{}:{}:{}: ", file.name, at.line, at.column);
-        }
-        None => line.push_str("<unknown>: "),
-    }
-    let _ = writeln!(line, "{}[{}] {}", d.severity, d.code, d.message);
-    line
 }
 
 // ---- one finding ---------------------------------------------------------------------------
