@@ -9,6 +9,7 @@ pub(crate) mod commands;
 mod render;
 
 pub use render::check_render;
+pub mod unpack;
 
 /// Parses `data` and checks every invariant of [`parse`] that holds for any input.
 ///

@@ -22,6 +22,8 @@
 //! This crate does not lower templates (that is `lowering`), knows nothing of terminals or
 //! exit codes (that is `cli`), and never panics on an engine reply.
 
+pub mod beneath;
+pub mod content;
 pub mod deploy;
 pub mod diagnose;
 pub mod engine;
@@ -40,14 +42,15 @@ pub mod secret;
 pub mod sync;
 
 pub use engine::{AddressSource, EngineAddress, EngineInfo, Platform};
-pub use error::{Error, ErrorKind, Operation, Result};
+pub use error::{Error, ErrorKind, Limit, Operation, Result};
 pub use image::{PullPolicy, PullProgress, PullReport, RegistryAuth};
 pub use policy::LaunchPolicy;
 pub use request::{LaunchRequest, MountOrigin, PortOrigin, plan_hash};
 pub use runtime::{
-    ContainerStatus, LaunchAction, LaunchEvent, LaunchOptions, LaunchReport, LogChunk, LogStream,
-    LogsRequest, RemoveReport, RestartReport, Runtime, RuntimeOptions, ScriptReport, StopAction,
-    StopOptions, StopReport,
+    ContainerStatus, DEFAULT_GRACE, EndedBy, GraceSource, LaunchAction, LaunchEvent, LaunchOptions,
+    LaunchReport, LogChunk, LogStream, LogsRequest, MAX_WAIT, NAME_SETTLE, RemoveReport,
+    RestartReport, Runtime, RuntimeOptions, ScriptReport, StopAction, StopOptions, StopReport,
+    StopStep,
 };
 
 /// Re-exported so callers build create bodies with the same bollard models.

@@ -253,7 +253,7 @@ async fn a_stopped_container_whose_mount_became_a_link_is_not_started_again() {
     rt.stop(
         &name,
         &runtime::StopOptions {
-            timeout: std::time::Duration::from_secs(1),
+            timeout: Some(std::time::Duration::from_secs(1)),
             ..Default::default()
         },
     )
@@ -318,6 +318,7 @@ fn deploy_input<'a>(
         log_path: log_path.to_owned(),
         host_path: None,
         policy: Policy::default(),
+        limits: runtime::package::Limits::default(),
     }
 }
 

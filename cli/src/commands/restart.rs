@@ -1,4 +1,5 @@
-//! `tarsdock restart NAME`: stop (with the grace period) and start an existing container.
+//! `tarsdock restart NAME`: the stop sequence (with the grace period) and a start of an
+//! existing container. An absent container is an error (exit 10): there is nothing to start.
 
 use runtime::RestartReport;
 
@@ -9,9 +10,10 @@ use crate::exit::Status;
 pub(crate) struct Args {
     /// The container name (`App.Server`).
     name: String,
-    /// Seconds between SIGTERM and SIGKILL.
-    #[arg(long, value_name = "SECS", default_value_t = 10)]
-    timeout: u64,
+    /// Seconds between SIGTERM and SIGKILL [default: the container's own StopTimeout;
+    /// else 10].
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<u64>,
     /// Act on a container tarsdock did not create.
     #[arg(long)]
     adopt: bool,
@@ -21,7 +23,7 @@ pub(crate) struct Args {
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
     let name = args.name.clone();
-    let timeout = seconds(args.timeout);
+    let timeout = args.timeout.map(seconds);
     let adopt = args.adopt;
     args.engine.run(
         |rt| async move { rt.restart(&name, timeout, adopt).await },
