@@ -27,6 +27,9 @@ pub enum ErrorKind {
     PortInUse,
     /// There is no container of that name (for commands that need one).
     NotFound,
+    /// The service's admin servant (`AdminObj`) cannot be asked: no admin endpoint, the
+    /// container is not running, or the server does not answer.
+    Unresponsive,
 }
 
 impl ErrorKind {
@@ -43,6 +46,7 @@ impl ErrorKind {
             Self::MountSourceMissing => "mount-source-missing",
             Self::PortInUse => "port-in-use",
             Self::NotFound => "not-found",
+            Self::Unresponsive => "unresponsive",
         }
     }
 }
@@ -223,6 +227,10 @@ pub enum Error {
     #[error("there is no container named {name}")]
     NotFound { name: String },
 
+    /// The service's admin servant could not be asked (see [`crate::admin`]).
+    #[error("{name}: {message}")]
+    Admin { name: String, message: String },
+
     /// Any other engine failure (transport errors, undecodable replies).
     #[error("the engine failed to {operation} {target}: {message}")]
     Engine {
@@ -252,6 +260,7 @@ impl Error {
             Self::Timeout { .. } | Self::LockTimeout { .. } => ErrorKind::Timeout,
             Self::ForeignContainer { .. } | Self::Conflict { .. } => ErrorKind::Conflict,
             Self::NotFound { .. } => ErrorKind::NotFound,
+            Self::Admin { .. } => ErrorKind::Unresponsive,
         }
     }
 

@@ -7,6 +7,8 @@
 //!   create body, plan hash, the template origin of every mount and port), and the labels.
 //! - [`Runtime`]: launch (idempotent and serialised per service across processes: see
 //!   [`lock`]), stop (with the stop script really run), restart, remove, status, logs, pull.
+//! - [`admin`]: the service's admin servant over the Tars protocol: the graceful stop
+//!   (`AdminF::shutdown`) and admin commands (`AdminF::notify`).
 //! - [`image`]: ensure and pull, with base64url registry auth and in-stream error handling.
 //! - [`diagnose`]: engine messages mapped back to template lines.
 //! - [`manifest`], [`sync`], [`login`]: the image manifest (registries and base images),
@@ -19,6 +21,7 @@
 //! This crate does not lower templates (that is `lowering`), knows nothing of terminals or
 //! exit codes (that is `cli`), and never panics on an engine reply.
 
+pub mod admin;
 pub mod deploy;
 pub mod diagnose;
 pub mod engine;
@@ -39,9 +42,9 @@ pub use error::{Error, ErrorKind, Operation, Result};
 pub use image::{PullPolicy, PullProgress, PullReport, RegistryAuth};
 pub use request::{LaunchRequest, MountOrigin, PortOrigin, plan_hash};
 pub use runtime::{
-    ContainerStatus, LaunchAction, LaunchEvent, LaunchOptions, LaunchReport, LogChunk, LogStream,
-    LogsRequest, RemoveReport, RestartReport, Runtime, RuntimeOptions, ScriptReport, StopAction,
-    StopOptions, StopReport,
+    ContainerStatus, EndedBy, LaunchAction, LaunchEvent, LaunchOptions, LaunchReport, LogChunk,
+    LogStream, LogsRequest, NotifyReport, ProbeReport, RemoveReport, RestartReport, Runtime,
+    RuntimeOptions, ScriptReport, StopAction, StopOptions, StopReport,
 };
 
 /// Re-exported so callers build create bodies with the same bollard models.

@@ -11,11 +11,12 @@ use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    RestartContainerOptionsBuilder, StopContainerOptionsBuilder,
+    StopContainerOptionsBuilder,
 };
 use futures_util::{Stream, StreamExt as _};
 use serde::Serialize;
 
+use crate::admin;
 use crate::diagnose;
 use crate::engine::{self, EngineAddress, EngineInfo, Failure, classify};
 use crate::error::{Error, Operation, Result};
@@ -257,6 +258,40 @@ pub enum StopAction {
     Stopped,
 }
 
+/// Which step of a stop ended the service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndedBy {
+    /// It exited by itself after `AdminF::shutdown` on its `local` endpoint (as tarsnode stops
+    /// a Tars server), within its `deactivating-timeout`.
+    AdminShutdown,
+    /// The engine's stop: the stop signal, and the process exited within the grace period.
+    Sigterm,
+    /// The grace period ran out and the engine killed it.
+    Sigkill,
+}
+
+impl EndedBy {
+    /// The step's name as in JSON.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::AdminShutdown => "admin-shutdown",
+            Self::Sigterm => "sigterm",
+            Self::Sigkill => "sigkill",
+        }
+    }
+
+    /// After the engine's stop: SIGKILL leaves exit code 137 (128 + 9).
+    fn after_engine_stop(exit_code: Option<i64>) -> Self {
+        if exit_code == Some(137) {
+            Self::Sigkill
+        } else {
+            Self::Sigterm
+        }
+    }
+}
+
 /// The outcome of a stop.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct StopReport {
@@ -264,6 +299,10 @@ pub struct StopReport {
     pub action: StopAction,
     pub id: Option<String>,
     pub script: Option<ScriptReport>,
+    /// The admin step (`AdminF::shutdown`), when the service has an admin endpoint.
+    pub admin: Option<admin::AdminStep>,
+    /// Which step ended it (when it was running).
+    pub ended_by: Option<EndedBy>,
     /// The container's exit code after the stop.
     pub exit_code: Option<i64>,
     pub removed: bool,
@@ -274,6 +313,10 @@ pub struct StopReport {
 pub struct RestartReport {
     pub name: String,
     pub id: String,
+    /// The admin step of the stop half, when the service was running with an admin endpoint.
+    pub admin: Option<admin::AdminStep>,
+    /// Which step ended the old process (when it was running).
+    pub ended_by: Option<EndedBy>,
     pub state: String,
     pub pid: Option<i64>,
     pub started_at: Option<String>,
@@ -286,6 +329,8 @@ pub struct RemoveReport {
     pub id: Option<String>,
     /// Whether it had to be stopped first.
     pub stopped: bool,
+    /// Which step ended it, when it had to be stopped.
+    pub ended_by: Option<EndedBy>,
     /// Whether a container was removed (`false`: there was none).
     pub removed: bool,
 }
@@ -315,6 +360,34 @@ pub struct ContainerStatus {
     pub image: Option<String>,
     pub image_id: Option<String>,
     pub restart_count: Option<i64>,
+    /// The server's own answer (`status --probe`), when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe: Option<ProbeReport>,
+}
+
+/// What the service's admin servant said to `tars.viewstatus` (`status --probe`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProbeReport {
+    /// `answered`; `unresponsive` (the container runs, the server does not answer);
+    /// `not-running`; or `no-admin-endpoint`.
+    pub state: String,
+    /// `host:port` of `AdminObj`, when known.
+    pub endpoint: Option<String>,
+    /// The server's answer.
+    pub answer: Option<String>,
+    /// Why it could not be asked.
+    pub error: Option<String>,
+}
+
+/// The answer to an admin command (`tarsdock notify`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NotifyReport {
+    pub name: String,
+    /// `host:port` of `AdminObj`.
+    pub endpoint: String,
+    pub command: String,
+    /// The server's answer (not escaped; escape it before showing it).
+    pub answer: String,
 }
 
 impl ContainerStatus {
@@ -337,6 +410,7 @@ impl ContainerStatus {
             image: None,
             image_id: None,
             restart_count: None,
+            probe: None,
         }
     }
 
@@ -372,6 +446,7 @@ impl ContainerStatus {
             image: inspect.config.as_ref().and_then(|c| c.image.clone()),
             image_id: inspect.image.clone(),
             restart_count: inspect.restart_count,
+            probe: None,
         }
     }
 
@@ -575,7 +650,7 @@ impl Runtime {
             } else {
                 format!("the container is {}", status.state)
             };
-            self.stop_and_remove(&id, &status, options.stop_timeout, events)
+            self.stop_and_remove(&id, &status, &existing, options.stop_timeout, events)
                 .await?;
             report.action = LaunchAction::Replaced;
             report.previous_id = Some(id);
@@ -630,6 +705,8 @@ impl Runtime {
                 action: StopAction::Absent,
                 id: None,
                 script: None,
+                admin: None,
+                ended_by: None,
                 exit_code: None,
                 removed: false,
             });
@@ -652,13 +729,16 @@ impl Runtime {
             )
         );
         let mut script = None;
+        let mut stopped = GracefulStop::default();
         let action = if running {
             if let (Some(path), Some(ContainerStateStatusEnum::RUNNING)) =
                 (options.script.as_deref(), state)
             {
                 script = Some(self.run_script(&id, path, options.script_timeout).await);
             }
-            self.stop_container(&id, options.timeout).await?;
+            stopped = self
+                .stop_gracefully(&id, &existing, options.timeout)
+                .await?;
             StopAction::Stopped
         } else {
             StopAction::AlreadyStopped
@@ -674,6 +754,8 @@ impl Runtime {
             action,
             id: Some(id),
             script,
+            admin: stopped.admin,
+            ended_by: stopped.ended_by,
             exit_code: after.exit_code,
             removed,
         })
@@ -692,17 +774,24 @@ impl Runtime {
         let _lock = self.lock(name).await?;
         let status = self.managed_status(name, adopt).await?;
         let id = status.id.clone().unwrap_or_else(|| name.to_owned());
-        let options = RestartContainerOptionsBuilder::default()
-            .t(seconds_i32(timeout))
-            .build();
-        self.with_grace(timeout)
-            .restart_container(&id, Some(options))
+        // Stop the Tars way (as `stop` does), then start: the engine's own restart would only
+        // send the stop signal.
+        let mut stopped = GracefulStop::default();
+        if is_running(&status)
+            && let Some(inspect) = self.inspect(&id).await?
+        {
+            stopped = self.stop_gracefully(&id, &inspect, timeout).await?;
+        }
+        self.docker
+            .start_container(&id, None)
             .await
             .map_err(|e| self.refusal(&e, Operation::Restart, name, None))?;
         let now = self.status_of(name, &id).await?;
         Ok(RestartReport {
             name: name.to_owned(),
             id,
+            admin: stopped.admin,
+            ended_by: stopped.ended_by,
             state: now.state,
             pid: now.pid,
             started_at: now.started_at,
@@ -721,6 +810,7 @@ impl Runtime {
                 name: name.to_owned(),
                 id: None,
                 stopped: false,
+                ended_by: None,
                 removed: false,
             });
         };
@@ -732,22 +822,20 @@ impl Runtime {
                 id,
             });
         }
-        let stopped = matches!(
-            status.status_enum(),
-            Some(
-                ContainerStateStatusEnum::RUNNING
-                    | ContainerStateStatusEnum::RESTARTING
-                    | ContainerStateStatusEnum::PAUSED
-            )
-        );
+        let stopped = is_running(&status);
+        let mut ended_by = None;
         if stopped {
-            self.stop_container(&id, timeout).await?;
+            ended_by = self
+                .stop_gracefully(&id, &existing, timeout)
+                .await?
+                .ended_by;
         }
         self.remove_container(&id).await?;
         Ok(RemoveReport {
             name: name.to_owned(),
             id: Some(id),
             stopped,
+            ended_by,
             removed: true,
         })
     }
@@ -760,6 +848,88 @@ impl Runtime {
         Ok(match self.inspect_named(name).await? {
             Some(inspect) => ContainerStatus::from_inspect(name, &inspect),
             None => ContainerStatus::absent(name),
+        })
+    }
+
+    /// The container's state plus the server's own answer to `tars.viewstatus` on its admin
+    /// endpoint (`unresponsive` when the container runs but the server does not answer).
+    ///
+    /// # Errors
+    /// Transport, timeout and engine errors (a silent server is an answer, not an error).
+    pub async fn status_probe(&self, name: &str, timeout: Duration) -> Result<ContainerStatus> {
+        let Some(inspect) = self.inspect_named(name).await? else {
+            return Ok(ContainerStatus::absent(name));
+        };
+        let mut status = ContainerStatus::from_inspect(name, &inspect);
+        let labels = inspect.config.as_ref().and_then(|c| c.labels.as_ref());
+        let endpoint = admin::admin_endpoint(labels);
+        let mut probe = ProbeReport {
+            state: String::new(),
+            endpoint: endpoint.as_ref().ok().map(ToString::to_string),
+            answer: None,
+            error: None,
+        };
+        match endpoint {
+            Err(e) => {
+                probe.state = "no-admin-endpoint".to_owned();
+                probe.error = Some(e.to_string());
+            }
+            Ok(_) if status.status_enum() != Some(ContainerStateStatusEnum::RUNNING) => {
+                probe.state = "not-running".to_owned();
+            }
+            Ok(addr) => match admin::notify(addr, "tars.viewstatus", timeout).await {
+                Ok(answer) => {
+                    probe.state = "answered".to_owned();
+                    probe.answer = Some(answer);
+                }
+                Err(e) => {
+                    probe.state = "unresponsive".to_owned();
+                    probe.error = Some(e.to_string());
+                }
+            },
+        }
+        status.probe = Some(probe);
+        Ok(status)
+    }
+
+    /// Sends an admin command (`AdminF::notify`) to the running service and returns the
+    /// server's answer.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; [`Error::Admin`] when there is no admin endpoint, the container is
+    /// not running or the server does not answer within `timeout`; engine errors.
+    pub async fn notify(
+        &self,
+        name: &str,
+        command: &str,
+        timeout: Duration,
+    ) -> Result<NotifyReport> {
+        let Some(inspect) = self.inspect_named(name).await? else {
+            return Err(Error::NotFound {
+                name: name.to_owned(),
+            });
+        };
+        let status = ContainerStatus::from_inspect(name, &inspect);
+        let fail = |message: String| Error::Admin {
+            name: name.to_owned(),
+            message,
+        };
+        let labels = inspect.config.as_ref().and_then(|c| c.labels.as_ref());
+        let addr = admin::admin_endpoint(labels).map_err(|e| fail(e.to_string()))?;
+        if status.status_enum() != Some(ContainerStateStatusEnum::RUNNING) {
+            return Err(fail(format!(
+                "the container is {}, not running",
+                status.state
+            )));
+        }
+        let answer = admin::notify(addr, command, timeout)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        Ok(NotifyReport {
+            name: name.to_owned(),
+            endpoint: addr.to_string(),
+            command: command.to_owned(),
+            answer,
         })
     }
 
@@ -919,6 +1089,39 @@ impl Runtime {
             .map_err(|e| self.start_error(&e, request))
     }
 
+    /// Stops a running container the way tarsnode stops a Tars server, then the engine's way:
+    /// `AdminF::shutdown` on the admin endpoint its plan recorded, a wait of up to its
+    /// `deactivating-timeout` (the container's stop timeout) for it to exit by itself, then the
+    /// engine's stop with `grace` between the stop signal and SIGKILL.
+    async fn stop_gracefully(
+        &self,
+        id: &str,
+        inspect: &ContainerInspectResponse,
+        grace: Duration,
+    ) -> Result<GracefulStop> {
+        let config = inspect.config.as_ref();
+        let running = inspect.state.as_ref().and_then(|s| s.status)
+            == Some(ContainerStateStatusEnum::RUNNING);
+        let mut outcome = GracefulStop::default();
+        if running && let Ok(addr) = admin::admin_endpoint(config.and_then(|c| c.labels.as_ref())) {
+            let wait = admin::shutdown_wait(config.and_then(|c| c.stop_timeout));
+            let step = admin::shutdown_and_wait(&self.docker, id, addr, wait).await;
+            let exited = step.exited;
+            outcome.admin = Some(step);
+            if exited {
+                outcome.ended_by = Some(EndedBy::AdminShutdown);
+                return Ok(outcome);
+            }
+        }
+        self.stop_container(id, grace).await?;
+        let exit_code = self
+            .inspect(id)
+            .await?
+            .and_then(|i| i.state.and_then(|s| s.exit_code));
+        outcome.ended_by = Some(EndedBy::after_engine_stop(exit_code));
+        Ok(outcome)
+    }
+
     async fn stop_container(&self, id: &str, timeout: Duration) -> Result<()> {
         let options = StopContainerOptionsBuilder::default()
             .t(seconds_i32(timeout))
@@ -959,6 +1162,7 @@ impl Runtime {
         &self,
         id: &str,
         status: &ContainerStatus,
+        inspect: &ContainerInspectResponse,
         timeout: Duration,
         events: &mut dyn FnMut(LaunchEvent),
     ) -> Result<()> {
@@ -967,7 +1171,7 @@ impl Runtime {
             Some(S::REMOVING) => return self.wait_gone(id).await,
             Some(S::RUNNING | S::RESTARTING | S::PAUSED) => {
                 events(LaunchEvent::Stopping { id: id.to_owned() });
-                self.stop_container(id, timeout).await?;
+                self.stop_gracefully(id, inspect, timeout).await?;
             }
             _ => {}
         }
@@ -1186,6 +1390,24 @@ fn missing_source(request: &LaunchRequest, message: String) -> Error {
         origin: mount.map(|m| m.origin.clone()),
         engine_message: message,
     }
+}
+
+/// What [`Runtime::stop_gracefully`] did.
+#[derive(Debug, Default)]
+struct GracefulStop {
+    admin: Option<admin::AdminStep>,
+    ended_by: Option<EndedBy>,
+}
+
+fn is_running(status: &ContainerStatus) -> bool {
+    matches!(
+        status.status_enum(),
+        Some(
+            ContainerStateStatusEnum::RUNNING
+                | ContainerStateStatusEnum::RESTARTING
+                | ContainerStateStatusEnum::PAUSED
+        )
+    )
 }
 
 fn fill_from_status(report: &mut LaunchReport, status: &ContainerStatus, id: String) {

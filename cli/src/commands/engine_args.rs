@@ -13,6 +13,7 @@
 //! | 8 | `mount-source-missing`: a bind mount's host path does not exist |
 //! | 9 | `port-in-use`: a published host port is taken |
 //! | 10 | `not-found`: no such container (restart, logs) |
+//! | 13 | `unresponsive`: the service's admin servant cannot be asked (`notify`) |
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -179,6 +180,7 @@ pub(crate) const fn exit_code(kind: ErrorKind) -> u8 {
         ErrorKind::MountSourceMissing => 8,
         ErrorKind::PortInUse => 9,
         ErrorKind::NotFound => 10,
+        ErrorKind::Unresponsive => 13,
     }
 }
 

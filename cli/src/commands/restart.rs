@@ -1,4 +1,5 @@
-//! `tarsdock restart NAME`: stop (with the grace period) and start an existing container.
+//! `tarsdock restart NAME`: stop an existing container as `stop` does (`AdminF::shutdown`
+//! first, then the engine's stop with the grace period) and start it again.
 
 use runtime::RestartReport;
 
@@ -31,13 +32,17 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
 
 fn human(report: &RestartReport) -> String {
     format!(
-        "{}: {} ({}){}\n",
+        "{}: {} ({}){}{}\n",
         report.name,
         report.state,
         report.id.chars().take(12).collect::<String>(),
         report
             .pid
             .map(|pid| format!(", pid {pid}"))
+            .unwrap_or_default(),
+        report
+            .ended_by
+            .map(|by| format!("; the old process ended by {}", by.as_str()))
             .unwrap_or_default()
     )
 }

@@ -1,6 +1,9 @@
 //! `tarsdock stop NAME`: run the stop script inside the container (the exec is started and
-//! waited for, unlike upstream), then stop with the grace period. The stopped container is
-//! kept, so an unchanged relaunch only starts it; `--rm` removes it.
+//! waited for, unlike upstream), then stop as tarsnode stops a Tars server — `AdminF::shutdown`
+//! on its admin endpoint and a wait of up to its `deactivating-timeout` — and only then with
+//! the engine's stop and the grace period. The report says which step ended it
+//! (`ended_by`: `admin-shutdown`, `sigterm` or `sigkill`). The stopped container is kept, so an
+//! unchanged relaunch only starts it; `--rm` removes it.
 
 use runtime::{StopAction, StopOptions, StopReport};
 
@@ -60,12 +63,33 @@ fn human(report: &StopReport) -> String {
             out.push_str(&format!("  | {line}\n"));
         }
     }
+    if let Some(admin) = &report.admin {
+        let outcome = match (&admin.error, admin.exited) {
+            (Some(error), _) => format!(
+                "not delivered: {}",
+                parser::terminal::escape_controls(error)
+            ),
+            (None, true) => format!("{}, exited after {} ms", admin.shutdown, admin.waited_ms),
+            (None, false) => format!(
+                "{}, still running after {} ms",
+                admin.shutdown, admin.waited_ms
+            ),
+        };
+        out.push_str(&format!(
+            "AdminF::shutdown to {}: {outcome}\n",
+            admin.endpoint
+        ));
+    }
     let what = match report.action {
         StopAction::Absent => format!("{}: no such container", report.name),
         StopAction::AlreadyStopped => format!("{}: already stopped", report.name),
         StopAction::Stopped => format!(
-            "{}: stopped{}",
+            "{}: stopped{}{}",
             report.name,
+            report
+                .ended_by
+                .map(|e| format!(" by {}", e.as_str()))
+                .unwrap_or_default(),
             report
                 .exit_code
                 .map(|c| format!(" (exit code {c})"))
