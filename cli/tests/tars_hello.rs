@@ -76,7 +76,7 @@ impl Hello {
                 "queuetimeout": "60000", "protocol": "tars", "allow": ""
             }],
             "macros": {
-                "localip": "127.0.0.1", "enableset": "n", "setdivision": "NULL",
+                "localip": "127.0.0.1", "nodename": "test-node", "enableset": "n", "setdivision": "NULL",
                 "locator": "tars.tarsregistry.QueryObj@tcp -h 127.0.0.1 -p 17890",
                 "asyncthread": "1", "modulename": hello.service()
             }
@@ -304,4 +304,83 @@ fn a_server_that_stops_answering_is_unresponsive_and_stopped_by_the_engine() {
     assert!(stopped["admin"]["error"].is_string(), "{stopped}");
     assert_eq!(stopped["ended_by"], "sigkill", "{stopped}");
     assert_eq!(stopped["exit_code"], 137);
+}
+
+#[test]
+fn keepalive_brings_a_killed_server_back_and_a_stop_stays_stopped() {
+    let Some(hello) = Hello::new("keepalive_brings_a_killed_server_back_and_a_stop_stays_stopped")
+    else {
+        return;
+    };
+    hello.deploy();
+    // The laid-out config, launched with a restart policy: keepalive on.
+    let config = hello
+        .path("tars/tarsnode/data")
+        .join(hello.service())
+        .join("conf")
+        .join(format!("{}.config.conf", hello.service()));
+    let config = config.display().to_string();
+    let image = base_image();
+    let launch = [
+        "launch",
+        config.as_str(),
+        "--image",
+        image.as_str(),
+        "--target",
+        "linux",
+        "--restart",
+        "unless-stopped",
+        "--json",
+    ];
+    let launched = json(&hello.tarsdock(&launch), 0);
+    assert_eq!(launched["action"], "replaced", "{launched}");
+    hello.wait_answering();
+
+    // The server dies (SIGKILL, as a crash): the engine brings it back.
+    let pids = hello.server_pids();
+    assert_eq!(pids.len(), 1, "{pids:?}");
+    assert!(
+        Command::new("kill")
+            .args(["-KILL", &pids[0]])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        let status = json(&hello.tarsdock(&["status", &hello.service(), "--json"]), 0);
+        if status["state"] == "running" && status["restart_count"].as_i64() >= Some(1) {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "not restarted: {status}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(status["restart_count"], 1, "{status}");
+    hello.wait_answering();
+    let human = hello.tarsdock(&["status", &hello.service()]);
+    assert!(
+        String::from_utf8_lossy(&human.stdout).contains("restarts     1"),
+        "{}",
+        String::from_utf8_lossy(&human.stdout)
+    );
+
+    // A graceful stop is an exit the engine must not undo.
+    let stopped = json(&hello.tarsdock(&["stop", &hello.service(), "--json"]), 0);
+    assert_eq!(stopped["ended_by"], "admin-shutdown", "{stopped}");
+    std::thread::sleep(Duration::from_secs(2));
+    let after = json(&hello.tarsdock(&["status", &hello.service(), "--json"]), 0);
+    assert_eq!(after["state"], "exited", "{after}");
+    assert_eq!(after["restart_count"], 1, "{after}");
+
+    // Launching the unchanged plan starts it again, with keepalive back on.
+    let again = json(&hello.tarsdock(&launch), 0);
+    assert_eq!(again["action"], "started", "{again}");
+    let policy = testkit::docker::docker_ok(&[
+        "inspect",
+        "-f",
+        "{{.HostConfig.RestartPolicy.Name}}",
+        &hello.service(),
+    ]);
+    assert_eq!(policy, "unless-stopped");
+    hello.wait_answering();
 }

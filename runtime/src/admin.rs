@@ -61,7 +61,7 @@ pub fn admin_endpoint(
         .ok_or(EndpointError::Missing)?;
     let unusable = |reason: String| EndpointError::Unusable {
         value: parser::terminal::escape_controls(value).into_owned(),
-        reason,
+        reason: parser::terminal::escape_controls(&reason).into_owned(),
     };
     let endpoint = Endpoint::parse(value).map_err(|e| unusable(e.to_string()))?;
     if endpoint.transport != Transport::Tcp {

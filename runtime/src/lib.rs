@@ -9,6 +9,8 @@
 //!   [`lock`]), stop (with the stop script really run), restart, remove, status, logs, pull.
 //! - [`admin`]: the service's admin servant over the Tars protocol: the graceful stop
 //!   (`AdminF::shutdown`) and admin commands (`AdminF::notify`).
+//! - [`keepalive`]: the restart policy that brings a crashed service back, lifted while a
+//!   stop runs so the graceful exit is not undone.
 //! - [`image`]: ensure and pull, with base64url registry auth and in-stream error handling.
 //! - [`diagnose`]: engine messages mapped back to template lines.
 //! - [`manifest`], [`sync`], [`login`]: the image manifest (registries and base images),
@@ -27,6 +29,7 @@ pub mod diagnose;
 pub mod engine;
 mod error;
 pub mod image;
+pub mod keepalive;
 pub mod lock;
 pub mod login;
 pub mod manifest;

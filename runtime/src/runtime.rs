@@ -23,6 +23,7 @@ use crate::error::{Error, Operation, Result};
 use crate::image::{
     self, EnsuredImage, PullPolicy, PullProgress, PullReport, PullStep, RegistryAuth,
 };
+use crate::keepalive;
 use crate::lock::{ServiceLock, default_lock_dir, lock_service};
 use crate::request::{
     LABEL_APP, LABEL_MANAGED_BY, LABEL_NODE, LABEL_PLAN_HASH, LABEL_SERVER, LaunchRequest,
@@ -568,7 +569,8 @@ impl Runtime {
         options: &LaunchOptions,
         events: &mut dyn FnMut(LaunchEvent),
     ) -> Result<LaunchReport> {
-        let body = request.to_create_body()?;
+        let mut body = request.to_create_body()?;
+        keepalive::record(&mut body);
         let name = request.name.as_str();
         let lock = self.lock(name).await?;
         events(LaunchEvent::Locked {
@@ -620,6 +622,10 @@ impl Runtime {
                     }
                     Some(S::CREATED | S::EXITED) => {
                         events(LaunchEvent::Starting { id: id.clone() });
+                        // A stop lifted the restart policy; the start puts it back.
+                        keepalive::restore(&self.docker, &id, &existing)
+                            .await
+                            .map_err(|e| self.refusal(&e, Operation::Start, name, None))?;
                         self.start(&id, request).await?;
                         let now = self.status_of(name, &id).await?;
                         events(LaunchEvent::Running {
@@ -781,6 +787,11 @@ impl Runtime {
             && let Some(inspect) = self.inspect(&id).await?
         {
             stopped = self.stop_gracefully(&id, &inspect, timeout).await?;
+        }
+        if let Some(inspect) = self.inspect(&id).await? {
+            keepalive::restore(&self.docker, &id, &inspect)
+                .await
+                .map_err(|e| self.refusal(&e, Operation::Restart, name, None))?;
         }
         self.docker
             .start_container(&id, None)
@@ -1103,6 +1114,10 @@ impl Runtime {
         let running = inspect.state.as_ref().and_then(|s| s.status)
             == Some(ContainerStateStatusEnum::RUNNING);
         let mut outcome = GracefulStop::default();
+        // The exit this stop causes is not a crash: the restart policy must not undo it.
+        keepalive::hold(&self.docker, id, inspect)
+            .await
+            .map_err(|e| self.refusal(&e, Operation::Stop, id, None))?;
         if running && let Ok(addr) = admin::admin_endpoint(config.and_then(|c| c.labels.as_ref())) {
             let wait = admin::shutdown_wait(config.and_then(|c| c.stop_timeout));
             let step = admin::shutdown_and_wait(&self.docker, id, addr, wait).await;

@@ -64,6 +64,11 @@ pub(crate) struct Args {
     /// Log directory (default: `<logpath>`).
     #[arg(long)]
     log_path: Option<String>,
+    /// Keepalive: the engine's restart policy (no, always, unless-stopped, on-failure[:N]);
+    /// a stop lifts it and a start puts it back. Default: none (tarsnode restarts services
+    /// itself).
+    #[arg(long, value_parser = plan::parse_restart)]
+    restart: Option<lowering::ir::RestartPolicy>,
     /// Allow the sensitive host mounts the security rules refuse.
     #[arg(long)]
     allow_host_mounts: bool,
@@ -155,7 +160,7 @@ fn planned_request(config: &std::path::Path, args: &Args) -> anyhow::Result<Opti
         log_path: args.log_path.clone(),
         entrypoint: None,
         workdir: None,
-        restart: None,
+        restart: args.restart,
         allow_host_mounts: args.allow_host_mounts,
         allow_privileged: args.allow_privileged,
         stdin_filename: None,
