@@ -143,10 +143,31 @@ fn parse_fixtures() {
 }
 
 /// Codes whose trigger cannot be a fixture, with the reason and where it is tested instead.
-const NO_TRIGGER_FIXTURE: &[(&str, &str)] = &[(
-    "file-too-large",
-    "needs a 4 GiB input; parser unit test `too_large_input_is_refused` injects the limit",
-)];
+const NO_TRIGGER_FIXTURE: &[(&str, &str)] = &[
+    (
+        "file-too-large",
+        "needs a 4 GiB input; parser unit test `too_large_input_is_refused` injects the limit",
+    ),
+    // The binary preflight (TARS-B) checks an executable against an image, not a template:
+    // triggered and not triggered by the unit tests in runtime/src/preflight.rs and the engine
+    // tests in cli/tests/preflight.rs (which snapshot the rendering).
+    (
+        "missing-loader",
+        "executable vs image: cli/tests/preflight.rs",
+    ),
+    (
+        "missing-library",
+        "executable vs image: runtime/src/preflight.rs tests",
+    ),
+    (
+        "missing-symbol-version",
+        "executable vs image: runtime/src/preflight.rs tests",
+    ),
+    (
+        "foreign-architecture",
+        "executable vs image: runtime/src/preflight.rs tests",
+    ),
+];
 
 /// Every code: documented with the fixed headings, and a fixture folder holding a fixture
 /// that triggers it and one that does not.

@@ -30,6 +30,8 @@ pub enum ErrorKind {
     /// The service's admin servant (`AdminObj`) cannot be asked: no admin endpoint, the
     /// container is not running, or the server does not answer.
     Unresponsive,
+    /// The service's executable cannot run on the image (binary preflight).
+    Incompatible,
 }
 
 impl ErrorKind {
@@ -47,6 +49,7 @@ impl ErrorKind {
             Self::PortInUse => "port-in-use",
             Self::NotFound => "not-found",
             Self::Unresponsive => "unresponsive",
+            Self::Incompatible => "incompatible",
         }
     }
 }
@@ -231,6 +234,16 @@ pub enum Error {
     #[error("{name}: {message}")]
     Admin { name: String, message: String },
 
+    /// The executable cannot run on the image: its loader, a library or a symbol version is
+    /// missing, or it is built for another machine. Nothing was created.
+    #[error("{name}: {} cannot run on image {} (nothing was created):\n{}", report.executable,
+        report.image,
+        report.findings.iter().map(|f| format!("  {f}")).collect::<Vec<_>>().join("\n"))]
+    Preflight {
+        name: String,
+        report: Box<crate::preflight::PreflightReport>,
+    },
+
     /// Any other engine failure (transport errors, undecodable replies).
     #[error("the engine failed to {operation} {target}: {message}")]
     Engine {
@@ -261,6 +274,7 @@ impl Error {
             Self::ForeignContainer { .. } | Self::Conflict { .. } => ErrorKind::Conflict,
             Self::NotFound { .. } => ErrorKind::NotFound,
             Self::Admin { .. } => ErrorKind::Unresponsive,
+            Self::Preflight { .. } => ErrorKind::Incompatible,
         }
     }
 

@@ -35,6 +35,7 @@ pub mod login;
 pub mod manifest;
 pub mod package;
 pub mod plan_request;
+pub mod preflight;
 pub mod request;
 mod runtime;
 pub mod script;

@@ -204,6 +204,10 @@ pub struct LaunchReport {
     pub plan_hash: String,
     /// Warnings the engine returned on create.
     pub warnings: Vec<String>,
+    /// The binary preflight, when a container was created for a request naming its
+    /// executable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<crate::preflight::PreflightReport>,
 }
 
 /// How to stop a service.
@@ -592,6 +596,7 @@ impl Runtime {
             pulled: image.pulled.clone(),
             plan_hash: request.plan_hash.clone(),
             warnings: Vec::new(),
+            preflight: None,
         };
 
         if let Some(existing) = self.inspect_named(name).await? {
@@ -656,11 +661,15 @@ impl Runtime {
             } else {
                 format!("the container is {}", status.state)
             };
+            // A package or image the service cannot run on must not take the old one down.
+            report.preflight = self.preflight(request).await?;
             self.stop_and_remove(&id, &status, &existing, options.stop_timeout, events)
                 .await?;
             report.action = LaunchAction::Replaced;
             report.previous_id = Some(id);
             report.reason = Some(reason);
+        } else {
+            report.preflight = self.preflight(request).await?;
         }
 
         events(LaunchEvent::Creating {
@@ -695,6 +704,93 @@ impl Runtime {
         });
         fill_from_status(&mut report, &now, id);
         Ok(report)
+    }
+
+    /// Checks the request's executable against its image (see [`crate::preflight`]) through a
+    /// created, never started container with the service's own mounts, removed afterwards.
+    /// `None` when the request names no executable.
+    ///
+    /// # Errors
+    /// [`Error::Preflight`] with the findings; the create errors of the request (a missing
+    /// mount source, …); engine errors while reading.
+    pub async fn preflight(
+        &self,
+        request: &LaunchRequest,
+    ) -> Result<Option<crate::preflight::PreflightReport>> {
+        use crate::preflight::{Context, EngineFiles, check};
+        let Some(executable) = request.executable.as_deref() else {
+            return Ok(None);
+        };
+        let architecture = self
+            .docker
+            .inspect_image(&request.image)
+            .await
+            .ok()
+            .and_then(|i| i.architecture);
+        let mut body = request.body.clone();
+        body.image = Some(request.image.clone());
+        body.entrypoint = Some(vec!["/.tarsdock-preflight-never-started".to_owned()]);
+        body.cmd = None;
+        body.exposed_ports = None;
+        body.healthcheck = None;
+        body.labels
+            .get_or_insert_with(Default::default)
+            .insert("tarsdock.preflight".to_owned(), request.name.clone());
+        let library_path = body
+            .env
+            .iter()
+            .flatten()
+            .filter_map(|e| e.strip_prefix("LD_LIBRARY_PATH="))
+            .flat_map(|v| v.split(':'))
+            .filter(|d| d.starts_with('/'))
+            .map(str::to_owned)
+            .collect();
+        if let Some(host) = body.host_config.as_mut() {
+            host.network_mode = Some("none".to_owned());
+            host.port_bindings = None;
+            host.restart_policy = None;
+            host.auto_remove = Some(false);
+            host.privileged = Some(false);
+            host.ipc_mode = None;
+        }
+        let name = format!("tarsdock-preflight-{}", unique_suffix());
+        let create = CreateContainerOptionsBuilder::default().name(&name).build();
+        let created = self
+            .docker
+            .create_container(Some(create), body)
+            .await
+            .map_err(|e| self.create_error(&e, request))?;
+        let context = Context {
+            image: request.image.clone(),
+            architecture,
+            library_path,
+        };
+        let mut files = EngineFiles {
+            docker: &self.docker,
+            container: &created.id,
+        };
+        let checked = check(&mut files, executable, &context).await;
+        let remove = RemoveContainerOptionsBuilder::default().force(true).build();
+        if let Err(e) = self
+            .docker
+            .remove_container(&created.id, Some(remove))
+            .await
+        {
+            tracing::warn!(id = %created.id, error = %e, "could not remove the preflight container");
+        }
+        let report = checked.map_err(|message| Error::Engine {
+            operation: Operation::Inspect,
+            target: request.image.clone(),
+            message,
+        })?;
+        if report.findings.is_empty() {
+            Ok(Some(report))
+        } else {
+            Err(Error::Preflight {
+                name: request.name.clone(),
+                report: Box::new(report),
+            })
+        }
     }
 
     /// Stops a service: runs the stop script inside the container first (exec created,
@@ -1430,6 +1526,14 @@ fn fill_from_status(report: &mut LaunchReport, status: &ContainerStatus, id: Str
     report.state.clone_from(&status.state);
     report.pid = status.pid;
     report.started_at.clone_from(&status.started_at);
+}
+
+/// A suffix for names that must not collide: pid and clock.
+fn unique_suffix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{}-{nanos:x}", std::process::id())
 }
 
 fn seconds_i32(duration: Duration) -> i32 {

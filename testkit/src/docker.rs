@@ -273,9 +273,57 @@ pub fn hello_image() -> String {
         .clone()
 }
 
+/// The base image plus this host's glibc: the dynamic loader (at its multiarch path, with
+/// `/lib64/ld-linux-x86-64.so.2` as a symbolic link to it, as Debian lays it out), `libc.so.6`,
+/// `libm.so.6` and `libgcc_s.so.1`. A dynamically linked program built on this host can run
+/// on it. Returns its tag.
+///
+/// # Panics
+/// When a library is missing on this host or the import fails.
+#[must_use]
+pub fn glibc_image() -> String {
+    static IMAGE: OnceLock<String> = OnceLock::new();
+    IMAGE
+        .get_or_init(|| {
+            let multiarch = "lib/x86_64-linux-gnu";
+            let files: Vec<(PathBuf, String)> = [
+                "ld-linux-x86-64.so.2",
+                "libc.so.6",
+                "libm.so.6",
+                "libgcc_s.so.1",
+            ]
+            .iter()
+            .map(|lib| {
+                (
+                    PathBuf::from(format!("/{multiarch}/{lib}")),
+                    format!("{multiarch}/{lib}"),
+                )
+            })
+            .collect();
+            let extra: Vec<(&Path, &str)> = files
+                .iter()
+                .map(|(p, d)| (p.as_path(), d.as_str()))
+                .collect();
+            import_image_with(
+                "tarsdock-test/glibc",
+                &extra,
+                &[(
+                    "lib64/ld-linux-x86-64.so.2",
+                    "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+                )],
+            )
+        })
+        .clone()
+}
+
 /// Builds a root filesystem (busybox + `extra` files) and imports it as `<repo>:<content
 /// hash>`, unless that tag exists already.
 fn import_image(repo: &str, extra: &[(&Path, &str)]) -> String {
+    import_image_with(repo, extra, &[])
+}
+
+/// [`import_image`] with symbolic links `(path in the image, target)` too.
+fn import_image_with(repo: &str, extra: &[(&Path, &str)], links: &[(&str, &str)]) -> String {
     let busybox = Path::new(BUSYBOX);
     assert!(
         busybox.is_file(),
@@ -288,6 +336,10 @@ fn import_image(repo: &str, extra: &[(&Path, &str)]) -> String {
         hasher.update(crate::read(path));
     }
     hasher.update(APPLETS.join(",").as_bytes());
+    for (at, target) in links {
+        hasher.update(at.as_bytes());
+        hasher.update(target.as_bytes());
+    }
     let digest = hasher.finalize();
     let mut tag = String::new();
     for byte in &digest[..8] {
@@ -310,7 +362,16 @@ fn import_image(repo: &str, extra: &[(&Path, &str)]) -> String {
     }
     std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/:/bin/sh\n").expect("passwd");
     for (path, dest) in extra {
+        if let Some(dir) = rootfs.join(dest).parent() {
+            std::fs::create_dir_all(dir).expect("mkdir in rootfs");
+        }
         std::fs::copy(path, rootfs.join(dest)).expect("copy into rootfs");
+    }
+    for (at, target) in links {
+        if let Some(dir) = rootfs.join(at).parent() {
+            std::fs::create_dir_all(dir).expect("mkdir in rootfs");
+        }
+        std::os::unix::fs::symlink(target, rootfs.join(at)).expect("link in rootfs");
     }
 
     let mut tar = Command::new("tar")

@@ -14,6 +14,7 @@
 //! | 9 | `port-in-use`: a published host port is taken |
 //! | 10 | `not-found`: no such container (restart, logs) |
 //! | 13 | `unresponsive`: the service's admin servant cannot be asked (`notify`) |
+//! | 14 | `incompatible`: the executable cannot run on the image (binary preflight, `TARS-B`) |
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -181,6 +182,7 @@ pub(crate) const fn exit_code(kind: ErrorKind) -> u8 {
         ErrorKind::PortInUse => 9,
         ErrorKind::NotFound => 10,
         ErrorKind::Unresponsive => 13,
+        ErrorKind::Incompatible => 14,
     }
 }
 

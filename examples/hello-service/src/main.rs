@@ -51,10 +51,10 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tarsproto::Limits;
 use tarsproto::admin::{self, ADMIN_SERVANT, AdminRequest};
 use tarsproto::packet::{FrameDecoder, RequestPacket};
-use tarsproto::Limits;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How long a connection may stay idle before the service closes it.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -325,7 +325,11 @@ fn admin_connection(mut stream: TcpStream, state: &State, log: &Log) -> io::Resu
                 AdminRequest::Notify(command) => {
                     let answer = notify(state, command);
                     log.line(&format!("notify {command:?}"));
-                    (0, admin::notify_result(&answer).unwrap_or_default(), String::new())
+                    (
+                        0,
+                        admin::notify_result(&answer).unwrap_or_default(),
+                        String::new(),
+                    )
                 }
                 // Upstream's TARSSERVERNOSERVANTERR / TARSSERVERNOFUNCERR.
                 AdminRequest::Unknown(func) if request.servant_name == ADMIN_SERVANT => {
@@ -508,7 +512,10 @@ mod tests {
     fn notify_commands_answer_like_tarscpp() {
         let state = state();
         let status = notify(&state, "tars.viewstatus");
-        assert!(status.starts_with("[notify prefix object num:1]\n"), "{status}");
+        assert!(
+            status.starts_with("[notify prefix object num:1]\n"),
+            "{status}"
+        );
         assert!(status.contains("loglevel    DEBUG"), "{status}");
         assert_eq!(
             notify(&state, "tars.setloglevel info"),

@@ -152,6 +152,7 @@ pub fn request(
         body,
         mounts,
         ports,
+        executable: None,
     }
 }
 
