@@ -16,7 +16,6 @@ use bollard::query_parameters::{
 use futures_util::{Stream, StreamExt as _};
 use serde::Serialize;
 
-use crate::admin;
 use crate::diagnose;
 use crate::engine::{self, EngineAddress, EngineInfo, Failure, classify};
 use crate::error::{Error, Operation, Result};
@@ -29,6 +28,12 @@ use crate::request::{
     LABEL_APP, LABEL_MANAGED_BY, LABEL_NODE, LABEL_PLAN_HASH, LABEL_SERVER, LaunchRequest,
     MANAGED_BY_VALUE,
 };
+
+mod tars;
+
+use crate::admin;
+use tars::GracefulStop;
+pub use tars::{NotifyReport, ProbeReport};
 
 /// How the runtime talks to the engine and serialises its work.
 #[derive(Clone, Debug)]
@@ -370,31 +375,6 @@ pub struct ContainerStatus {
     pub probe: Option<ProbeReport>,
 }
 
-/// What the service's admin servant said to `tars.viewstatus` (`status --probe`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ProbeReport {
-    /// `answered`; `unresponsive` (the container runs, the server does not answer);
-    /// `not-running`; or `no-admin-endpoint`.
-    pub state: String,
-    /// `host:port` of `AdminObj`, when known.
-    pub endpoint: Option<String>,
-    /// The server's answer.
-    pub answer: Option<String>,
-    /// Why it could not be asked.
-    pub error: Option<String>,
-}
-
-/// The answer to an admin command (`tarsdock notify`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct NotifyReport {
-    pub name: String,
-    /// `host:port` of `AdminObj`.
-    pub endpoint: String,
-    pub command: String,
-    /// The server's answer (not escaped; escape it before showing it).
-    pub answer: String,
-}
-
 impl ContainerStatus {
     fn absent(name: &str) -> Self {
         Self {
@@ -706,93 +686,6 @@ impl Runtime {
         Ok(report)
     }
 
-    /// Checks the request's executable against its image (see [`crate::preflight`]) through a
-    /// created, never started container with the service's own mounts, removed afterwards.
-    /// `None` when the request names no executable.
-    ///
-    /// # Errors
-    /// [`Error::Preflight`] with the findings; the create errors of the request (a missing
-    /// mount source, …); engine errors while reading.
-    pub async fn preflight(
-        &self,
-        request: &LaunchRequest,
-    ) -> Result<Option<crate::preflight::PreflightReport>> {
-        use crate::preflight::{Context, EngineFiles, check};
-        let Some(executable) = request.executable.as_deref() else {
-            return Ok(None);
-        };
-        let architecture = self
-            .docker
-            .inspect_image(&request.image)
-            .await
-            .ok()
-            .and_then(|i| i.architecture);
-        let mut body = request.body.clone();
-        body.image = Some(request.image.clone());
-        body.entrypoint = Some(vec!["/.tarsdock-preflight-never-started".to_owned()]);
-        body.cmd = None;
-        body.exposed_ports = None;
-        body.healthcheck = None;
-        body.labels
-            .get_or_insert_with(Default::default)
-            .insert("tarsdock.preflight".to_owned(), request.name.clone());
-        let library_path = body
-            .env
-            .iter()
-            .flatten()
-            .filter_map(|e| e.strip_prefix("LD_LIBRARY_PATH="))
-            .flat_map(|v| v.split(':'))
-            .filter(|d| d.starts_with('/'))
-            .map(str::to_owned)
-            .collect();
-        if let Some(host) = body.host_config.as_mut() {
-            host.network_mode = Some("none".to_owned());
-            host.port_bindings = None;
-            host.restart_policy = None;
-            host.auto_remove = Some(false);
-            host.privileged = Some(false);
-            host.ipc_mode = None;
-        }
-        let name = format!("tarsdock-preflight-{}", unique_suffix());
-        let create = CreateContainerOptionsBuilder::default().name(&name).build();
-        let created = self
-            .docker
-            .create_container(Some(create), body)
-            .await
-            .map_err(|e| self.create_error(&e, request))?;
-        let context = Context {
-            image: request.image.clone(),
-            architecture,
-            library_path,
-        };
-        let mut files = EngineFiles {
-            docker: &self.docker,
-            container: &created.id,
-        };
-        let checked = check(&mut files, executable, &context).await;
-        let remove = RemoveContainerOptionsBuilder::default().force(true).build();
-        if let Err(e) = self
-            .docker
-            .remove_container(&created.id, Some(remove))
-            .await
-        {
-            tracing::warn!(id = %created.id, error = %e, "could not remove the preflight container");
-        }
-        let report = checked.map_err(|message| Error::Engine {
-            operation: Operation::Inspect,
-            target: request.image.clone(),
-            message,
-        })?;
-        if report.findings.is_empty() {
-            Ok(Some(report))
-        } else {
-            Err(Error::Preflight {
-                name: request.name.clone(),
-                report: Box::new(report),
-            })
-        }
-    }
-
     /// Stops a service: runs the stop script inside the container first (exec created,
     /// started and waited for), then stops with the grace period. The stopped container is
     /// kept (an unchanged relaunch only starts it) unless `remove` is set.
@@ -958,88 +851,6 @@ impl Runtime {
         })
     }
 
-    /// The container's state plus the server's own answer to `tars.viewstatus` on its admin
-    /// endpoint (`unresponsive` when the container runs but the server does not answer).
-    ///
-    /// # Errors
-    /// Transport, timeout and engine errors (a silent server is an answer, not an error).
-    pub async fn status_probe(&self, name: &str, timeout: Duration) -> Result<ContainerStatus> {
-        let Some(inspect) = self.inspect_named(name).await? else {
-            return Ok(ContainerStatus::absent(name));
-        };
-        let mut status = ContainerStatus::from_inspect(name, &inspect);
-        let labels = inspect.config.as_ref().and_then(|c| c.labels.as_ref());
-        let endpoint = admin::admin_endpoint(labels);
-        let mut probe = ProbeReport {
-            state: String::new(),
-            endpoint: endpoint.as_ref().ok().map(ToString::to_string),
-            answer: None,
-            error: None,
-        };
-        match endpoint {
-            Err(e) => {
-                probe.state = "no-admin-endpoint".to_owned();
-                probe.error = Some(e.to_string());
-            }
-            Ok(_) if status.status_enum() != Some(ContainerStateStatusEnum::RUNNING) => {
-                probe.state = "not-running".to_owned();
-            }
-            Ok(addr) => match admin::notify(addr, "tars.viewstatus", timeout).await {
-                Ok(answer) => {
-                    probe.state = "answered".to_owned();
-                    probe.answer = Some(answer);
-                }
-                Err(e) => {
-                    probe.state = "unresponsive".to_owned();
-                    probe.error = Some(e.to_string());
-                }
-            },
-        }
-        status.probe = Some(probe);
-        Ok(status)
-    }
-
-    /// Sends an admin command (`AdminF::notify`) to the running service and returns the
-    /// server's answer.
-    ///
-    /// # Errors
-    /// [`Error::NotFound`]; [`Error::Admin`] when there is no admin endpoint, the container is
-    /// not running or the server does not answer within `timeout`; engine errors.
-    pub async fn notify(
-        &self,
-        name: &str,
-        command: &str,
-        timeout: Duration,
-    ) -> Result<NotifyReport> {
-        let Some(inspect) = self.inspect_named(name).await? else {
-            return Err(Error::NotFound {
-                name: name.to_owned(),
-            });
-        };
-        let status = ContainerStatus::from_inspect(name, &inspect);
-        let fail = |message: String| Error::Admin {
-            name: name.to_owned(),
-            message,
-        };
-        let labels = inspect.config.as_ref().and_then(|c| c.labels.as_ref());
-        let addr = admin::admin_endpoint(labels).map_err(|e| fail(e.to_string()))?;
-        if status.status_enum() != Some(ContainerStateStatusEnum::RUNNING) {
-            return Err(fail(format!(
-                "the container is {}, not running",
-                status.state
-            )));
-        }
-        let answer = admin::notify(addr, command, timeout)
-            .await
-            .map_err(|e| fail(e.to_string()))?;
-        Ok(NotifyReport {
-            name: name.to_owned(),
-            endpoint: addr.to_string(),
-            command: command.to_owned(),
-            answer,
-        })
-    }
-
     /// The container's output, as a stream (endless with `follow`).
     ///
     /// # Errors
@@ -1194,43 +1005,6 @@ impl Runtime {
             .start_container(id, None)
             .await
             .map_err(|e| self.start_error(&e, request))
-    }
-
-    /// Stops a running container the way tarsnode stops a Tars server, then the engine's way:
-    /// `AdminF::shutdown` on the admin endpoint its plan recorded, a wait of up to its
-    /// `deactivating-timeout` (the container's stop timeout) for it to exit by itself, then the
-    /// engine's stop with `grace` between the stop signal and SIGKILL.
-    async fn stop_gracefully(
-        &self,
-        id: &str,
-        inspect: &ContainerInspectResponse,
-        grace: Duration,
-    ) -> Result<GracefulStop> {
-        let config = inspect.config.as_ref();
-        let running = inspect.state.as_ref().and_then(|s| s.status)
-            == Some(ContainerStateStatusEnum::RUNNING);
-        let mut outcome = GracefulStop::default();
-        // The exit this stop causes is not a crash: the restart policy must not undo it.
-        keepalive::hold(&self.docker, id, inspect)
-            .await
-            .map_err(|e| self.refusal(&e, Operation::Stop, id, None))?;
-        if running && let Ok(addr) = admin::admin_endpoint(config.and_then(|c| c.labels.as_ref())) {
-            let wait = admin::shutdown_wait(config.and_then(|c| c.stop_timeout));
-            let step = admin::shutdown_and_wait(&self.docker, id, addr, wait).await;
-            let exited = step.exited;
-            outcome.admin = Some(step);
-            if exited {
-                outcome.ended_by = Some(EndedBy::AdminShutdown);
-                return Ok(outcome);
-            }
-        }
-        self.stop_container(id, grace).await?;
-        let exit_code = self
-            .inspect(id)
-            .await?
-            .and_then(|i| i.state.and_then(|s| s.exit_code));
-        outcome.ended_by = Some(EndedBy::after_engine_stop(exit_code));
-        Ok(outcome)
     }
 
     async fn stop_container(&self, id: &str, timeout: Duration) -> Result<()> {
@@ -1503,13 +1277,6 @@ fn missing_source(request: &LaunchRequest, message: String) -> Error {
     }
 }
 
-/// What [`Runtime::stop_gracefully`] did.
-#[derive(Debug, Default)]
-struct GracefulStop {
-    admin: Option<admin::AdminStep>,
-    ended_by: Option<EndedBy>,
-}
-
 fn is_running(status: &ContainerStatus) -> bool {
     matches!(
         status.status_enum(),
@@ -1526,14 +1293,6 @@ fn fill_from_status(report: &mut LaunchReport, status: &ContainerStatus, id: Str
     report.state.clone_from(&status.state);
     report.pid = status.pid;
     report.started_at.clone_from(&status.started_at);
-}
-
-/// A suffix for names that must not collide: pid and clock.
-fn unique_suffix() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!("{}-{nanos:x}", std::process::id())
 }
 
 fn seconds_i32(duration: Duration) -> i32 {
