@@ -45,6 +45,12 @@ impl Drop for Hello {
 impl Hello {
     /// `None` (skipped) without the engine, the upstream templates or the real server.
     fn new(test: &str) -> Option<Self> {
+        Self::with_local(test, "127.0.0.1")
+    }
+
+    /// A service whose `local` endpoint is written with `local_host` (tarsnode writes
+    /// `0.0.0.0` in container mode).
+    fn with_local(test: &str, local_host: &str) -> Option<Self> {
         if !engine_available(test) {
             return None;
         }
@@ -67,7 +73,7 @@ impl Hello {
         // hosts only (a static glibc binary resolves no names in a minimal image).
         let inputs = serde_json::json!({
             "node_key": "tars.tarsnode.ServerObj@tcp -h 127.0.0.1 -p 19386 -t 60000",
-            "local": format!("tcp -h 127.0.0.1 -p {} -t 10000", hello.local_port),
+            "local": format!("tcp -h {local_host} -p {} -t 10000", hello.local_port),
             "adapters": [{
                 "name": format!("{}.HelloObjAdapter", hello.service()),
                 "configured_endpoint": format!("tcp -h 127.0.0.1 -p {} -t 60000", hello.port),
@@ -108,6 +114,11 @@ impl Hello {
 
     /// `tarsdock deploy` of HelloServer.tgz over `tars.cpp.default` (parent `tars.default`).
     fn deploy(&self) -> Value {
+        self.deploy_for("linux")
+    }
+
+    /// [`Hello::deploy`] for a target (`linux`: host network; `mac`: a bridge).
+    fn deploy_for(&self, target: &str) -> Value {
         let tars = self.path("tars");
         let s = |p: &Path| p.display().to_string();
         let out = self.tarsdock(&[
@@ -127,7 +138,7 @@ impl Hello {
             "--server-type",
             "cpp",
             "--target",
-            "linux",
+            target,
             "--tars-path",
             &s(&tars),
             "--log-path",
@@ -383,4 +394,38 @@ fn keepalive_brings_a_killed_server_back_and_a_stop_stays_stopped() {
     ]);
     assert_eq!(policy, "unless-stopped");
     hello.wait_answering();
+}
+
+#[test]
+fn on_a_bridge_adminobj_is_reached_on_host_loopback() {
+    // tarsnode's container-mode `local`: 0.0.0.0 inside the container's own namespace; the
+    // plan publishes it on the host's 127.0.0.1 only.
+    let Some(hello) = Hello::with_local(
+        "on_a_bridge_adminobj_is_reached_on_host_loopback",
+        "0.0.0.0",
+    ) else {
+        return;
+    };
+    let deployed = hello.deploy_for("mac");
+    assert_eq!(deployed["launch"]["state"], "running", "{deployed}");
+    let ports = docker(&["port", &hello.service()]);
+    let ports = String::from_utf8_lossy(&ports.stdout);
+    assert!(
+        ports.contains(&format!(
+            "{}/tcp -> 127.0.0.1:{}",
+            hello.local_port, hello.local_port
+        )),
+        "{ports}"
+    );
+    hello.wait_answering();
+    let answer = json(
+        &hello.tarsdock(&["notify", &hello.service(), "tars.viewstatus", "--json"]),
+        0,
+    );
+    assert_eq!(
+        answer["endpoint"],
+        format!("127.0.0.1:{}", hello.local_port)
+    );
+    let stopped = json(&hello.tarsdock(&["stop", &hello.service(), "--json"]), 0);
+    assert_eq!(stopped["ended_by"], "admin-shutdown", "{stopped}");
 }
