@@ -394,6 +394,19 @@ fn keepalive_brings_a_killed_server_back_and_a_stop_stays_stopped() {
     ]);
     assert_eq!(policy, "unless-stopped");
     hello.wait_answering();
+
+    // `restart` stops the same way (AdminF::shutdown), and keepalive survives it.
+    let restarted = json(&hello.tarsdock(&["restart", &hello.service(), "--json"]), 0);
+    assert_eq!(restarted["ended_by"], "admin-shutdown", "{restarted}");
+    assert_eq!(restarted["state"], "running", "{restarted}");
+    let policy = testkit::docker::docker_ok(&[
+        "inspect",
+        "-f",
+        "{{.HostConfig.RestartPolicy.Name}}",
+        &hello.service(),
+    ]);
+    assert_eq!(policy, "unless-stopped");
+    hello.wait_answering();
 }
 
 #[test]
