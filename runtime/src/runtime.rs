@@ -642,14 +642,14 @@ impl Runtime {
                 format!("the container is {}", status.state)
             };
             // A package or image the service cannot run on must not take the old one down.
-            report.preflight = self.preflight(request).await?;
+            report.preflight = self.preflight(request, &body).await?;
             self.stop_and_remove(&id, &status, &existing, options.stop_timeout, events)
                 .await?;
             report.action = LaunchAction::Replaced;
             report.previous_id = Some(id);
             report.reason = Some(reason);
         } else {
-            report.preflight = self.preflight(request).await?;
+            report.preflight = self.preflight(request, &body).await?;
         }
 
         events(LaunchEvent::Creating {

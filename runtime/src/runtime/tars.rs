@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum};
+use bollard::models::{ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum};
 use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
 use serde::Serialize;
 
@@ -132,7 +132,9 @@ impl Runtime {
 
     /// Checks the request's executable against its image (see [`crate::preflight`]) through a
     /// created, never started container with the service's own mounts, removed afterwards.
-    /// `None` when the request names no executable.
+    /// `body` is the create body the launch will send, already checked (so the preflight
+    /// container never gets a mount the real one would not). `None` when the request names no
+    /// executable.
     ///
     /// # Errors
     /// [`Error::Preflight`] with the findings; the create errors of the request (a missing
@@ -140,6 +142,7 @@ impl Runtime {
     pub async fn preflight(
         &self,
         request: &LaunchRequest,
+        body: &ContainerCreateBody,
     ) -> Result<Option<crate::preflight::PreflightReport>> {
         use crate::preflight::{Context, EngineFiles, check};
         let Some(executable) = request.executable.as_deref() else {
@@ -151,7 +154,16 @@ impl Runtime {
             .await
             .ok()
             .and_then(|i| i.architecture);
-        let mut body = request.body.clone();
+        let mut body = body.clone();
+        // Not the service: none of tarsdock's labels (it is never taken for the service's
+        // container); the caller's own labels stay, so its cleanup finds a leftover.
+        if let Some(labels) = body.labels.as_mut() {
+            for key in crate::request::MANAGED_LABELS {
+                labels.remove(key);
+            }
+            labels.remove(keepalive::LABEL_RESTART_POLICY);
+            labels.remove(admin::LABEL_ADMIN_ENDPOINT);
+        }
         body.image = Some(request.image.clone());
         body.entrypoint = Some(vec!["/.tarsdock-preflight-never-started".to_owned()]);
         body.cmd = None;
