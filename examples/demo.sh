@@ -70,7 +70,9 @@ echo "== tarsdock status $SERVICE" >&2
 # One request over TCP (bash's /dev/tcp), retried while the service starts.
 answer=
 for _ in $(seq 1 50); do
-    if exec 3<>"/dev/tcp/127.0.0.1/$PORT" 2>/dev/null; then
+    # The braces keep `2>/dev/null` to this one exec: on a bare `exec` it would silence the
+    # script's stderr from here on.
+    if { exec 3<>"/dev/tcp/127.0.0.1/$PORT"; } 2>/dev/null; then
         IFS= read -r -t 5 greeting <&3 || true
         printf 'hello\n' >&3
         IFS= read -r -t 5 answer <&3 || true
