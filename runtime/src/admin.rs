@@ -126,14 +126,22 @@ pub async fn shutdown_and_wait(
         call_timeout: CALL_TIMEOUT.min(wait),
         ..ClientOptions::default()
     };
-    let sent = match Connection::connect(addr, options).await {
-        Ok(mut connection) => connection.admin_shutdown().await,
-        Err(e) => Err(e),
-    };
+    // One deadline for connecting and calling: the whole step stays within `wait`.
+    let sent = tokio::time::timeout(wait, async {
+        let mut connection = Connection::connect(addr, options).await?;
+        connection.admin_shutdown().await
+    })
+    .await;
     match sent {
-        Ok(ShutdownAck::Answered) => step.shutdown = "answered".to_owned(),
-        Ok(ShutdownAck::Closed) => step.shutdown = "connection-closed".to_owned(),
-        Err(e) => step.error = Some(e.to_string()),
+        Ok(Ok(ShutdownAck::Answered)) => step.shutdown = "answered".to_owned(),
+        Ok(Ok(ShutdownAck::Closed)) => step.shutdown = "connection-closed".to_owned(),
+        Ok(Err(e)) => step.error = Some(e.to_string()),
+        Err(_) => {
+            step.error = Some(format!(
+                "AdminObj at {addr} did not take the call within {} ms",
+                millis(wait)
+            ));
+        }
     }
     if step.error.is_none() {
         let left = wait.saturating_sub(started.elapsed());
