@@ -243,11 +243,20 @@ impl Runtime {
         let running = inspect.state.as_ref().and_then(|s| s.status)
             == Some(ContainerStateStatusEnum::RUNNING);
         let mut outcome = GracefulStop::default();
-        // The exit this stop causes is not a crash: the restart policy must not undo it.
-        keepalive::hold(&self.docker, id, inspect)
-            .await
-            .map_err(|e| self.refusal(&e, Operation::Stop, id, None))?;
-        if running && let Ok(addr) = admin::admin_endpoint(config.and_then(|c| c.labels.as_ref())) {
+        // The exit this stop causes is not a crash: the restart policy must not undo it. When
+        // it cannot be lifted, the server must not be asked to exit by itself (the engine
+        // would start it again); the engine's own stop is never undone, so it goes first.
+        let held = match keepalive::hold(&self.docker, id, inspect).await {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!(%id, error = %e, "cannot lift the restart policy; stopping through the engine");
+                false
+            }
+        };
+        if running
+            && held
+            && let Ok(addr) = admin::admin_endpoint(config.and_then(|c| c.labels.as_ref()))
+        {
             let wait = admin::shutdown_wait(config.and_then(|c| c.stop_timeout));
             let step = admin::shutdown_and_wait(&self.docker, id, addr, wait).await;
             let exited = step.exited;
