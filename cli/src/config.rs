@@ -137,6 +137,10 @@ impl Resolver {
             Some(path) => read(path)?,
             None => LintSection::default(),
         };
+        self.settings_from(section, file)
+    }
+
+    fn settings_from(&self, section: LintSection, file: Option<&Path>) -> anyhow::Result<Settings> {
         let describe = |what: &str| match file {
             Some(path) => format!("{what} in {}", path.display()),
             None => what.to_owned(),
@@ -201,6 +205,53 @@ impl Resolver {
                 }),
         })
     }
+}
+
+/// A problem in the text of a config file: its byte range when known, and the message.
+pub(crate) struct Problem {
+    pub(crate) range: Option<std::ops::Range<usize>>,
+    pub(crate) message: String,
+}
+
+/// What is wrong with `text` as the config file at `path` (which need not be saved): invalid
+/// TOML, unknown fields, bad severities or selectors, an index that cannot be read. Empty when
+/// `tarsdock lint` would accept it.
+pub(crate) fn check_text(text: &str, path: &Path) -> Vec<Problem> {
+    let file: ConfigFile = match toml::from_str(text) {
+        Ok(file) => file,
+        Err(error) => {
+            return vec![Problem {
+                range: error.span(),
+                message: error.message().trim_end().to_owned(),
+            }];
+        }
+    };
+    let index_range = index_range(text);
+    match Resolver::new(Overrides::default()).settings_from(file.lint, Some(path)) {
+        Err(error) => vec![Problem {
+            range: None,
+            message: format!("{error:#}"),
+        }],
+        Ok(settings) => settings
+            .index
+            .and_then(|index| crate::commands::chain::read_index(&index).err())
+            .map(|error| Problem {
+                range: index_range,
+                message: format!("{error:#}"),
+            })
+            .into_iter()
+            .collect(),
+    }
+}
+
+/// The byte range of `[lint] index`'s value in `text`, if it can be found.
+fn index_range(text: &str) -> Option<std::ops::Range<usize>> {
+    let table: toml::de::DeTable<'_> = toml::de::DeTable::parse(text).ok()?.into_inner();
+    let lint = table.get("lint")?;
+    let toml::de::DeValue::Table(lint) = lint.get_ref() else {
+        return None;
+    };
+    Some(lint.get("index")?.span())
 }
 
 fn read(path: &Path) -> anyhow::Result<LintSection> {

@@ -4,12 +4,13 @@
 mod commands;
 mod config;
 mod exit;
+mod fix;
 mod lsp;
 mod render;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 // jemalloc keeps freed pages for reuse; glibc unmaps large buffers on free, so the language
 // server page-faulted every re-parse of a large template in again (BENCHMARKS.md, "Lint").
@@ -63,6 +64,10 @@ enum Command {
     Deploy(Box<commands::deploy::Args>),
     /// Run the language server on standard input and output (diagnostics, hover, quick fixes).
     Lsp(lsp::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(commands::completions::Args),
+    /// Print the manual page (roff), or one command's page.
+    Man(commands::man::Args),
 }
 
 fn main() -> ExitCode {
@@ -86,6 +91,8 @@ fn main() -> ExitCode {
         Command::Image(args) => commands::image::run(&args),
         Command::Deploy(args) => commands::deploy::run(&args),
         Command::Lsp(args) => lsp::run(&args),
+        Command::Completions(args) => commands::completions::run(&args, Cli::command()),
+        Command::Man(args) => commands::man::run(&args, Cli::command()),
     };
     exit::finish(result)
 }

@@ -282,3 +282,200 @@ fn github_annotations_use_the_runner_syntax() {
         );
     }
 }
+
+/// Templates whose keys, values, macro names, tag names and file name hold control characters
+/// (ESC sequences that clear the screen or set the title, CR, NUL, DEL, a C1 CSI, a bidi
+/// override), written into `dir`; their paths.
+fn hostile_templates(dir: &std::path::Path) -> Vec<String> {
+    let templates: [(&str, &[u8]); 3] = [
+        (
+            "evil\x1b[2J\x1b]0;pwned\x07.conf",
+            b"<tars>\n  k\x1b[2Jey=1\n  k\x1b[2Jey=2\n  v=${\x1b[31mred}\n  w=a # \x1b[1A\x1b[2KAll checks passed!\n</tars>\n",
+        ),
+        (
+            "tags.conf",
+            "<a\u{1b}[31m>\n  <b\u{9b}2J >\n  </b\u{9b}2J >\n</a\u{202e}>\nx\u{7f}=\0\r1\n".as_bytes(),
+        ),
+        (
+            "bytes.conf",
+            b"<s>\n  p=${\x1b\xff}\n  q=\x0c\x01 # \x08\x08\x08\n  <\x00>\n  </\x00>\n</s>\n",
+        ),
+    ];
+    templates
+        .iter()
+        .map(|(name, text)| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            path.display().to_string()
+        })
+        .collect()
+}
+
+/// Whether `c` may reach a terminal: no C0 control but newline and tab, no DEL, no C1, no
+/// bidirectional override or isolate.
+fn is_safe(c: char) -> bool {
+    !matches!(c,
+        '\0'..='\x08' | '\x0b'..='\x1f' | '\x7f'..='\u{9f}'
+        | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Whether XML 1.0 allows `c` in a document.
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
+}
+
+/// `(line, column)` of every finding in each format, in the order the format lists them.
+fn positions(format: &str, stdout: &str) -> Vec<(u64, u64)> {
+    match format {
+        "concise" => stdout
+            .lines()
+            .map(|line| {
+                // `file:line:col: severity[code] message`; the file name may hold `:`.
+                let head = line.split(": ").next().unwrap();
+                let mut parts = head.rsplitn(3, ':');
+                let column = parts.next().unwrap().parse().unwrap();
+                let line = parts.next().unwrap().parse().unwrap();
+                (line, column)
+            })
+            .collect(),
+        "github" => stdout
+            .lines()
+            .map(|line| {
+                let properties = line.split_once(' ').unwrap().1.split_once("::").unwrap().0;
+                let get = |key: &str| -> u64 {
+                    properties
+                        .split(',')
+                        .find_map(|p| p.strip_prefix(&format!("{key}=")))
+                        .unwrap()
+                        .parse()
+                        .unwrap()
+                };
+                (get("line"), get("col"))
+            })
+            .collect(),
+        "json" => {
+            let doc: Value = serde_json::from_str(stdout).unwrap();
+            doc["diagnostics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| (d["line"].as_u64().unwrap(), d["column"].as_u64().unwrap()))
+                .collect()
+        }
+        "checkstyle" => {
+            let mut out = Vec::new();
+            let mut reader = quick_xml::Reader::from_str(stdout);
+            loop {
+                match reader.read_event().unwrap() {
+                    quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e)
+                        if e.name().into_inner() == "error" =>
+                    {
+                        let get = |key: &str| -> u64 {
+                            let value = e.try_get_attribute(key).unwrap().unwrap();
+                            value.value.parse().unwrap()
+                        };
+                        out.push((get("line"), get("column")));
+                    }
+                    quick_xml::events::Event::Eof => break,
+                    _ => {}
+                }
+            }
+            out
+        }
+        other => panic!("no positions for {other}"),
+    }
+}
+
+/// Done-when of issue 17: every fixture plus templates full of control characters, in every
+/// format: nothing that drives a terminal in the formats people read, Checkstyle well-formed
+/// XML 1.0, SARIF valid, and every format naming the same line and column for each finding.
+#[test]
+fn control_characters_never_reach_a_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = hostile_templates(dir.path());
+    let root = testkit::workspace_root();
+    let mut stack = vec![root.join("fixtures")];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "conf") {
+                files.push(path.display().to_string());
+            }
+        }
+    }
+    files.sort();
+    let validator = jsonschema::validator_for(&schema()).unwrap();
+    let mut all_positions: Vec<(String, Vec<(u64, u64)>)> = Vec::new();
+    // Human output's columns are the `robust` stream's (its renderer counts bytes today): it
+    // is checked for control characters only.
+    for format in ["human", "concise", "github", "checkstyle", "json", "sarif"] {
+        let (code, stdout, stderr) = lint(format, &files);
+        assert_eq!(code, 1, "{format}: {stderr}");
+        assert!(
+            stderr.chars().all(is_safe),
+            "{format}: stderr holds a control character: {stderr:?}"
+        );
+        match format {
+            "human" | "concise" | "github" => {
+                let bad: Vec<(usize, char)> = stdout
+                    .char_indices()
+                    .filter(|&(_, c)| !is_safe(c))
+                    .collect();
+                assert!(bad.is_empty(), "{format}: control characters at {bad:?}");
+                assert!(stdout.contains("\\x1b[2J"), "{format}: shown escaped");
+            }
+            "checkstyle" => {
+                let bad: Vec<(usize, char)> = stdout
+                    .char_indices()
+                    .filter(|&(_, c)| !is_xml_char(c))
+                    .collect();
+                assert!(
+                    bad.is_empty(),
+                    "checkstyle: not XML 1.0 characters at {bad:?}"
+                );
+                assert!(!stdout.contains("&#"), "no character references");
+                let mut reader = quick_xml::Reader::from_str(&stdout);
+                loop {
+                    match reader.read_event().expect("well-formed XML") {
+                        quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => {
+                            for attribute in e.attributes() {
+                                attribute
+                                    .expect("well-formed attribute")
+                                    .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                                    .expect("attribute value unescapes");
+                            }
+                        }
+                        quick_xml::events::Event::Eof => break,
+                        _ => {}
+                    }
+                }
+            }
+            "sarif" => {
+                let log: Value = serde_json::from_str(&stdout).unwrap();
+                assert_valid_sarif(&validator, &log, "control characters");
+                let results = log["runs"][0]["results"].as_array().unwrap();
+                // SARIF columns count UTF-16 units: compared with JSON's `column_utf16`.
+                let (_, json, _) = lint("json", &files);
+                let json: Value = serde_json::from_str(&json).unwrap();
+                let json = json["diagnostics"].as_array().unwrap();
+                assert_eq!(results.len(), json.len());
+                for (result, d) in results.iter().zip(json) {
+                    let region = &result["locations"][0]["physicalLocation"]["region"];
+                    assert_eq!(region["startLine"], d["line"]);
+                    assert_eq!(region["startColumn"], d["column_utf16"]);
+                }
+            }
+            _ => {}
+        }
+        if format != "sarif" && format != "human" {
+            all_positions.push((format.to_owned(), positions(format, &stdout)));
+        }
+    }
+    let (first, expected) = &all_positions[0];
+    assert!(expected.len() > 100, "the run has findings");
+    for (format, found) in &all_positions[1..] {
+        assert_eq!(found, expected, "{format} and {first} disagree");
+    }
+}

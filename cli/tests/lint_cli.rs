@@ -394,3 +394,320 @@ fn a_bad_index_in_the_config_is_a_usage_error_naming_both_files() {
         run.stderr
     );
 }
+
+/// The one-line summary counts the templates linted: not the index and parents read for
+/// their chains, and standard input once however often `-` is given.
+#[test]
+fn the_summary_counts_the_linted_files() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    write(&dir.join("templates.toml"), INDEX);
+    write(&dir.join("tars.default.conf"), PARENT);
+    write(&dir.join("child.conf"), CHILD);
+    let run = tarsdock(
+        dir,
+        &["lint", "--index", "templates.toml", "child.conf"],
+        None,
+    );
+    assert!(run.stderr.ends_with(" in 1 file\n"), "{}", run.stderr);
+    let run = tarsdock(dir, &["lint", "-", "-"], Some(TEMPLATE));
+    assert!(run.stderr.ends_with(" in 1 file\n"), "{}", run.stderr);
+    let run = tarsdock(
+        dir,
+        &["lint", "child.conf", "./child.conf", "child.conf"],
+        None,
+    );
+    assert!(run.stderr.ends_with(" in 2 files\n"), "{}", run.stderr);
+}
+
+/// A path that cannot be read is reported; the others are linted and reported in full; the
+/// exit code is 2 (an I/O error outranks findings).
+#[test]
+fn an_unreadable_path_is_reported_and_the_rest_linted() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    write(&dir.join("a.conf"), TEMPLATE);
+    write(&dir.join("c.conf"), TEMPLATE);
+    let run = tarsdock(
+        dir,
+        &[
+            "lint",
+            "--format",
+            "json",
+            "a.conf",
+            "missing.conf",
+            "c.conf",
+        ],
+        None,
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    let files: Vec<&str> = doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(files, ["a.conf", "a.conf", "c.conf", "c.conf"]);
+    assert!(
+        run.stderr
+            .contains("cannot read missing.conf: No such file"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("in 2 files"), "{}", run.stderr);
+    // `--exit-zero` does not hide it either.
+    let run = tarsdock(
+        dir,
+        &["lint", "--exit-zero", "a.conf", "missing.conf"],
+        None,
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}
+
+/// A directory is walked for `*.conf` files, in name order, skipping what `.gitignore`
+/// ignores (also outside a git repository) and hidden files.
+#[test]
+fn directories_are_walked_respecting_gitignore() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    write(&dir.join("tpl/b.conf"), TEMPLATE);
+    write(&dir.join("tpl/sub/a.conf"), TEMPLATE);
+    write(&dir.join("tpl/notes.txt"), "<x>\n");
+    write(&dir.join("tpl/build/gen.conf"), "<x>\n");
+    write(&dir.join("tpl/.hidden/h.conf"), "<x>\n");
+    write(&dir.join("tpl/.gitignore"), "build/\n");
+    let run = tarsdock(dir, &["lint", "--format", "json", "tpl"], None);
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    let mut files: Vec<&str> = doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["file"].as_str().unwrap())
+        .collect();
+    files.dedup();
+    assert_eq!(files, ["tpl/b.conf", "tpl/sub/a.conf"], "{}", run.stderr);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+/// `--fix` applies the preferred fixes, writes the file and reports what is left; `--diff`
+/// shows the same change and writes nothing; on standard input the fixed text goes to stdout.
+#[test]
+fn fix_and_diff() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    // A note, a duplicate, a misspelt macro (all fixable) and a root-level key (not).
+    let text = "stray=1\n<tars>\n  a=1 # note\n  b=1\n  b=2\n  log=${logpth}/x\n</tars>\n";
+    write(&dir.join("t.conf"), text);
+    let run = tarsdock(dir, &["lint", "--diff", "t.conf"], None);
+    assert_eq!(run.code, 1, "a diff: {}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "--- t.conf\n+++ t.conf\n@@ -1,7 +1,7 @@\n stray=1\n <tars>\n-  a=1 # note\n-  b=1\n+  # note\n+  a=1\n   b=2\n-  log=${logpth}/x\n+  log=${logpath}/x\n </tars>\n"
+    );
+    assert!(
+        run.stderr.contains("3 fixes would be applied to 1 file"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read_to_string(dir.join("t.conf")).unwrap(), text);
+
+    let run = tarsdock(dir, &["lint", "--fix", "--format", "json", "t.conf"], None);
+    assert_eq!(run.codes(), ["TARS-S108"], "what is left: {}", run.stderr);
+    assert!(run.stderr.contains("(3 fixed)"), "{}", run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("t.conf")).unwrap(),
+        "stray=1\n<tars>\n  # note\n  a=1\n  b=2\n  log=${logpath}/x\n</tars>\n"
+    );
+    // Nothing left to fix: the diff is empty and exits 0.
+    let run = tarsdock(dir, &["lint", "--diff", "t.conf"], None);
+    assert_eq!((run.code, run.stdout.as_str()), (0, ""), "{}", run.stderr);
+
+    let run = tarsdock(
+        dir,
+        &["lint", "--fix", "--format", "concise", "-"],
+        Some("<t>\n  a=1 # note\n</t>\n"),
+    );
+    assert_eq!(run.stdout, "<t>\n  # note\n  a=1\n</t>\n");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+/// A fix that would add a finding is not applied: moving `<application>` to its own line
+/// would leave it unclosed here, so `--fix` comments it out instead (upstream ignores it).
+#[test]
+fn fix_never_adds_a_finding() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    write(
+        &dir.join("t.conf"),
+        "<tars><application>\n  a=1\n</tars> # end\n",
+    );
+    let run = tarsdock(dir, &["lint", "--fix", "--format", "json", "t.conf"], None);
+    assert_eq!(run.codes(), Vec::<String>::new(), "{}", run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("t.conf")).unwrap(),
+        "<tars>\n  # <application>\n  a=1\n</tars>\n# end\n"
+    );
+}
+
+#[test]
+fn statistics_exit_zero_output_file_and_quiet() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    write(&dir.join("a.conf"), TEMPLATE);
+    write(&dir.join("b.conf"), "<t>\n  x=1 # y\n</t>\n<u>\n");
+    let run = tarsdock(dir, &["lint", "--statistics", "a.conf", "b.conf"], None);
+    assert_eq!(
+        run.stdout,
+        "2  TARS-S103  warning  hash-in-value\n1  TARS-S003  error    unclosed-domain\n1  TARS-S104  warning  duplicate-key\n"
+    );
+    assert_eq!(run.code, 1);
+    let run = tarsdock(
+        dir,
+        &["lint", "--statistics", "--format", "json", "a.conf"],
+        None,
+    );
+    let rows: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        rows[0],
+        serde_json::json!({"code": "TARS-S103", "rule": "hash-in-value", "severity": "warning", "count": 1})
+    );
+
+    let run = tarsdock(dir, &["lint", "--exit-zero", "b.conf"], None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    let run = tarsdock(
+        dir,
+        &[
+            "lint",
+            "-q",
+            "--format",
+            "json",
+            "-o",
+            "report.json",
+            "b.conf",
+        ],
+        None,
+    );
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (1, "", "")
+    );
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["diagnostics"].as_array().unwrap().len(), 2);
+}
+
+/// `CLICOLOR_FORCE` colours human output in a pipe (CI logs render ANSI); `NO_COLOR` wins.
+#[test]
+fn clicolor_force_colours_a_pipe() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    write(&dir.join("a.conf"), TEMPLATE);
+    let run_with = |vars: &[(&str, &str)]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_tarsdock"))
+            .args(["lint", "a.conf"])
+            .current_dir(dir)
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE")
+            .envs(vars.iter().copied())
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert!(!run_with(&[]).contains('\x1b'));
+    assert!(run_with(&[("CLICOLOR_FORCE", "1")]).contains('\x1b'));
+    assert!(!run_with(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]).contains('\x1b'));
+}
+
+/// Completion scripts and man pages come from the CLI definition: every flag of `lint` is in
+/// them, and the bash script is valid bash.
+#[test]
+fn completions_and_man_pages_cover_every_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = tarsdock(dir.path(), &["lint", "--help"], None).stdout;
+    let flags: Vec<&str> = help
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| w.starts_with("--") && w.len() > 2)
+        .map(|w| w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric()))
+        .collect();
+    for flag in [
+        "--fix",
+        "--diff",
+        "--statistics",
+        "--exit-zero",
+        "--output-file",
+        "--quiet",
+    ] {
+        assert!(flags.contains(&flag), "{flag} in lint --help");
+    }
+    for shell in ["bash", "zsh", "fish"] {
+        let run = tarsdock(dir.path(), &["completions", shell], None);
+        assert_eq!(run.code, 0, "{shell}: {}", run.stderr);
+        for flag in &flags {
+            assert!(
+                run.stdout.contains(flag.trim_start_matches('-')),
+                "{shell}: {flag}"
+            );
+        }
+    }
+    let script = dir.path().join("tarsdock.bash");
+    std::fs::write(
+        &script,
+        tarsdock(dir.path(), &["completions", "bash"], None).stdout,
+    )
+    .unwrap();
+    let checked = Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .status()
+        .unwrap();
+    assert!(checked.success(), "bash -n accepts the script");
+
+    let page = tarsdock(dir.path(), &["man"], None).stdout;
+    assert!(page.contains(".TH tarsdock 1"), "{page}");
+    for command in ["lint", "lsp", "completions", "man", "launch"] {
+        assert!(
+            page.contains(&format!("tarsdock\\-{command}(1)")),
+            "{command}"
+        );
+    }
+    let page = tarsdock(dir.path(), &["man", "lint"], None).stdout;
+    assert!(page.contains(".TH tarsdock-lint 1"), "{page}");
+    for flag in &flags {
+        assert!(page.contains(&flag.replace('-', "\\-")), "man lint: {flag}");
+    }
+    let run = tarsdock(dir.path(), &["man", "nope"], None);
+    assert_eq!(run.code, 2);
+}
+
+/// A close tag far from the tag it fails to close is headed at the close tag, where the error
+/// is; the open tag is still shown, as related.
+#[test]
+fn a_far_mismatched_close_tag_is_headed_at_the_error() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    let mut text = "<tars>\n  <server>\n".to_owned();
+    for i in 0..30 {
+        text.push_str(&format!("    k{i}=v\n"));
+    }
+    text.push_str("  </sever>\n</tars>\n");
+    write(&dir.join("far.conf"), &text);
+    let run = tarsdock(dir, &["lint", "--color", "never", "far.conf"], None);
+    let headers: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_once("╭─[").map(|(_, rest)| rest))
+        .collect();
+    assert_eq!(
+        headers,
+        ["far.conf:33:3]", "far.conf:2:4]"],
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("the innermost open domain"),
+        "{}",
+        run.stdout
+    );
+}

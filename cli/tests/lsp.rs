@@ -4,124 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
-use std::time::Duration;
+mod support;
 
 use serde_json::{Value, json};
 
-/// How long to wait for one message before declaring the server stuck (not a timing check:
-/// a healthy server answers in milliseconds).
-const PATIENCE: Duration = Duration::from_secs(30);
-
-struct Client {
-    child: Child,
-    stdin: ChildStdin,
-    messages: Receiver<Value>,
-    /// Notifications that arrived while waiting for something else.
-    pending: Vec<Value>,
-    next_id: i64,
-}
-
-impl Client {
-    fn start() -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tarsdock"))
-            .args(["lsp", "--stdio"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start tarsdock lsp");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (sender, messages) = channel();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            loop {
-                let mut length = None;
-                loop {
-                    let mut header = String::new();
-                    if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let header = header.trim_end();
-                    if header.is_empty() {
-                        break;
-                    }
-                    if let Some(value) = header.strip_prefix("Content-Length: ") {
-                        length = value.parse::<usize>().ok();
-                    }
-                }
-                let mut body = vec![0; length.expect("Content-Length header")];
-                reader.read_exact(&mut body).unwrap();
-                let message: Value = serde_json::from_slice(&body).expect("JSON-RPC body");
-                if sender.send(message).is_err() {
-                    return;
-                }
-            }
-        });
-        Self {
-            child,
-            stdin,
-            messages,
-            pending: Vec::new(),
-            next_id: 1,
-        }
-    }
-
-    fn send(&mut self, message: &Value) {
-        let body = serde_json::to_vec(message).unwrap();
-        write!(self.stdin, "Content-Length: {}\r\n\r\n", body.len()).unwrap();
-        self.stdin.write_all(&body).unwrap();
-        self.stdin.flush().unwrap();
-    }
-
-    fn notify(&mut self, method: &str, params: Value) {
-        self.send(&json!({ "jsonrpc": "2.0", "method": method, "params": params }));
-    }
-
-    fn request(&mut self, method: &str, params: Value) -> Value {
-        let id = self.next_id;
-        self.next_id += 1;
-        self.send(&json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }));
-        loop {
-            let message = self.receive(method);
-            if message["id"] == id && message.get("method").is_none() {
-                assert!(message.get("error").is_none(), "{method}: {message}");
-                return message["result"].clone();
-            }
-            self.pending.push(message);
-        }
-    }
-
-    /// The next notification `method` that satisfies `wanted` (earlier ones are dropped).
-    fn notification(&mut self, method: &str, wanted: impl Fn(&Value) -> bool) -> Value {
-        if let Some(i) = self
-            .pending
-            .iter()
-            .position(|m| m["method"] == method && wanted(&m["params"]))
-        {
-            return self.pending.remove(i)["params"].clone();
-        }
-        loop {
-            let message = self.receive(method);
-            if message["method"] == method && wanted(&message["params"]) {
-                return message["params"].clone();
-            }
-        }
-    }
-
-    fn receive(&mut self, waiting_for: &str) -> Value {
-        match self.messages.recv_timeout(PATIENCE) {
-            Ok(message) => message,
-            Err(RecvTimeoutError::Timeout) => panic!("no answer while waiting for {waiting_for}"),
-            Err(RecvTimeoutError::Disconnected) => {
-                panic!("the server closed its output while waiting for {waiting_for}")
-            }
-        }
-    }
-}
+use support::lsp_client::Client;
 
 fn codes(diagnostics: &Value) -> Vec<String> {
     diagnostics
@@ -175,7 +62,11 @@ fn an_editor_session() {
     );
     let duplicate = &published["diagnostics"][1];
     assert_eq!(
-        duplicate["relatedInformation"][0]["location"]["range"]["start"],
+        duplicate["relatedInformation"][0]["message"],
+        "help: remove one of the two lines"
+    );
+    assert_eq!(
+        duplicate["relatedInformation"][1]["location"]["range"]["start"],
         json!({ "line": 3, "character": 4 })
     );
 
@@ -364,13 +255,12 @@ fn a_session_with_a_template_index() {
     let empty = &published["diagnostics"][0];
     assert_eq!(empty["range"], range(3, 4, 3, 12));
     assert_eq!(empty["severity"], 2);
-    assert_eq!(
-        empty["message"],
-        "`timeout` is emptied here; it was `100`\nhelp: TC_Config cannot delete inherited keys; set the value you want explicitly"
-    );
+    assert_eq!(empty["message"], "`timeout` is emptied here; it was `100`");
     assert_eq!(
         empty["relatedInformation"],
-        json!([{ "location": { "uri": parent_uri, "range": range(3, 4, 3, 15) },
+        json!([{ "location": { "uri": child_uri, "range": range(3, 4, 3, 12) },
+                 "message": "help: TC_Config cannot delete inherited keys; set the value you want explicitly" },
+               { "location": { "uri": parent_uri, "range": range(3, 4, 3, 15) },
                  "message": "inherited value" }])
     );
 
@@ -401,9 +291,7 @@ fn a_session_with_a_template_index() {
         p["uri"] == parent_uri
     });
     assert_eq!(published["diagnostics"], json!([]));
-    let published =
-        client.notification("textDocument/publishDiagnostics", |p| p["uri"] == child_uri);
-    assert_eq!(codes(&published["diagnostics"]), ["TARS-C004"]);
+    // The child's findings did not change: they are not sent again.
     let shown = hover_text(&mut client, &parent_uri, 2, 5);
     assert_eq!(
         chain_part(&shown),
@@ -425,10 +313,7 @@ fn a_session_with_a_template_index() {
             ]
         }),
     );
-    let published = client.notification("textDocument/publishDiagnostics", |p| {
-        p["uri"] == parent_uri && p["version"] == 2
-    });
-    assert_eq!(published["diagnostics"], json!([]));
+    // The parent's own findings stay none: not sent again. The child's change.
     let published =
         client.notification("textDocument/publishDiagnostics", |p| p["uri"] == child_uri);
     assert_eq!(published["version"], 1);
@@ -470,12 +355,13 @@ fn a_session_with_a_template_index() {
     assert_eq!(missing["severity"], 1);
     assert_eq!(
         missing["message"],
-        "parent template `tars.nope` of `tars.orphan` does not exist (templates.toml line 11)\n\
-         help: upstream resolves `tars.orphan` without any parent settings; add `tars.nope` or fix the name"
+        "parent template `tars.nope` of `tars.orphan` does not exist (templates.toml line 11)"
     );
     assert_eq!(
         missing["relatedInformation"],
-        json!([{ "location": { "uri": index_uri, "range": range(10, 9, 10, 20) },
+        json!([{ "location": { "uri": orphan_uri, "range": range(0, 0, 0, 0) },
+                 "message": "help: upstream resolves `tars.orphan` without any parent settings; add `tars.nope` or fix the name" },
+               { "location": { "uri": index_uri, "range": range(10, 9, 10, 20) },
                  "message": "named here" }])
     );
 
@@ -633,4 +519,254 @@ fn the_server_registers_file_watchers_and_reloads_on_their_events() {
     client.notify("exit", Value::Null);
     drop(client.stdin);
     assert!(client.child.wait().unwrap().success());
+}
+
+fn start(capabilities: Value, options: Value) -> Client {
+    let mut client = Client::start();
+    let init = client.request(
+        "initialize",
+        json!({ "processId": null, "rootUri": null, "capabilities": capabilities,
+                "initializationOptions": options }),
+    );
+    let capabilities = &init["capabilities"];
+    assert_eq!(capabilities["documentFormattingProvider"], true);
+    assert_eq!(capabilities["documentSymbolProvider"], true);
+    assert_eq!(
+        capabilities["completionProvider"]["triggerCharacters"],
+        json!(["$", "{"])
+    );
+    client.notify("initialized", json!({}));
+    client
+}
+
+fn stop(mut client: Client) {
+    assert_eq!(client.request("shutdown", Value::Null), Value::Null);
+    client.notify("exit", Value::Null);
+    drop(client.stdin);
+    assert!(client.child.wait().unwrap().success());
+}
+
+/// `tarsdock.toml` is checked as a config file, not linted as a template (before, every line
+/// got `root-level-param`); another TOML file (an index) gets no template findings at all.
+#[test]
+fn toml_files_are_config_files_not_templates() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let config = uri_of(&root.join("tarsdock.toml"));
+    let index = uri_of(&root.join("templates.toml"));
+    let template = uri_of(&root.join("t.conf"));
+    let mut client = start(json!({}), Value::Null);
+
+    client.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": index, "languageId": "toml", "version": 1, "text": INDEX } }),
+    );
+    client.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": config, "languageId": "toml", "version": 1,
+                                  "text": "[lint]\nselct = [\"TARS-S\"]\n" } }),
+    );
+    let published = client.notification("textDocument/publishDiagnostics", |p| p["uri"] == config);
+    let diagnostics = published["diagnostics"].as_array().unwrap();
+    assert_eq!(diagnostics.len(), 1, "{published}");
+    assert_eq!(diagnostics[0]["code"], "config");
+    assert!(
+        diagnostics[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("selct"),
+        "{published}"
+    );
+    assert_eq!(diagnostics[0]["range"], range(1, 0, 1, 5));
+    // An unknown code is found too (at the file: the selector has no span of its own).
+    client.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": config, "version": 2 },
+                "contentChanges": [{ "text": "[lint]\nignore = [\"TARS-Q9\"]\n" }] }),
+    );
+    let published = client.notification("textDocument/publishDiagnostics", |p| {
+        p["uri"] == config && p["version"] == 2
+    });
+    assert!(
+        published["diagnostics"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("TARS-Q9"),
+        "{published}"
+    );
+    client.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": config, "version": 3 },
+                "contentChanges": [{ "range": range(1, 0, 1, 21), "text": "ignore = [\"TARS-S103\"]" }] }),
+    );
+    let published = client.notification("textDocument/publishDiagnostics", |p| {
+        p["uri"] == config && p["version"] == 3
+    });
+    assert_eq!(published["diagnostics"], json!([]));
+    // A template opened after them is published; the index never was.
+    open(&mut client, &template, "<t>\n  a=1\n</t>\n");
+    client.notification("textDocument/publishDiagnostics", |p| p["uri"] == template);
+    assert!(
+        !client
+            .pending
+            .iter()
+            .any(|m| m["params"]["uri"] == index.as_str()),
+        "nothing published for the index"
+    );
+    stop(client);
+}
+
+/// Formatting (the `fmt` engine), the outline (domain tree), completion of macros,
+/// hover wording, code actions for the cursor at column 0 of a flagged line, and publishing
+/// only what changed.
+#[test]
+fn formatting_symbols_completion_and_actions() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let uri = uri_of(&root.join("t.conf"));
+    let text = "<tars>\n<application>\nlog=${logpth}/x # note\n</application>\n</tars>\n";
+    let mut client = start(json!({}), Value::Null);
+    open(&mut client, &uri, text);
+    let published = client.notification("textDocument/publishDiagnostics", |p| p["uri"] == uri);
+    assert_eq!(codes(&published["diagnostics"]), ["TARS-M001", "TARS-S103"]);
+
+    // Formatting: two spaces per level, comments and order kept.
+    let edits = client.request(
+        "textDocument/formatting",
+        json!({ "textDocument": { "uri": uri }, "options": { "tabSize": 4, "insertSpaces": true } }),
+    );
+    assert_eq!(
+        edits,
+        json!([{ "range": range(0, 0, 5, 0),
+                 "newText": "<tars>\n  <application>\n    log=${logpth}/x # note\n  </application>\n</tars>\n" }])
+    );
+
+    // The outline: tars > application > log.
+    let symbols = client.request(
+        "textDocument/documentSymbol",
+        json!({ "textDocument": { "uri": uri } }),
+    );
+    assert_eq!(symbols[0]["name"], "tars");
+    assert_eq!(symbols[0]["range"], range(0, 0, 4, 7));
+    let application = &symbols[0]["children"][0];
+    assert_eq!(application["name"], "application");
+    assert_eq!(application["selectionRange"], range(1, 1, 1, 12));
+    assert_eq!(application["children"][0]["name"], "log");
+    assert_eq!(application["children"][0]["detail"], "${logpth}/x # note");
+
+    // Completion in `${logpth}`: every macro, replacing the name typed so far; the `}` is
+    // there already.
+    let items = client.request(
+        "textDocument/completion",
+        json!({ "textDocument": { "uri": uri }, "position": { "line": 2, "character": 12 } }),
+    );
+    let items = items.as_array().unwrap();
+    let logpath = items.iter().find(|i| i["label"] == "logpath").unwrap();
+    assert_eq!(
+        logpath["textEdit"],
+        json!({ "range": range(2, 6, 2, 12), "newText": "logpath" })
+    );
+    assert_eq!(items.len(), 20, "every tarsnode macro");
+
+    // Hover on a tag counts in words.
+    let shown = hover_text(&mut client, &uri, 1, 3);
+    assert!(
+        shown.contains("1 parameter, 0 sub-domains; opened on line 2"),
+        "{shown}"
+    );
+
+    // The cursor at column 0 of the flagged line: the editor names the line's diagnostics.
+    let actions = client.request(
+        "textDocument/codeAction",
+        json!({
+            "textDocument": { "uri": uri },
+            "range": range(2, 0, 2, 0),
+            "context": { "diagnostics": published["diagnostics"] }
+        }),
+    );
+    let titles: Vec<&str> = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["title"].as_str().unwrap())
+        .collect();
+    assert!(titles.contains(&"Write `${logpath}`"), "{titles:?}");
+    assert!(
+        titles.contains(&"Move `# note` to a comment line above"),
+        "{titles:?}"
+    );
+
+    // An edit that changes no finding publishes nothing; the next one that does is sent.
+    client.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": uri, "version": 2 },
+                "contentChanges": [{ "range": range(0, 6, 0, 6), "text": "\n" }] }),
+    );
+    client.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": uri, "version": 3 },
+                "contentChanges": [{ "range": range(3, 15, 3, 22), "text": "" }] }),
+    );
+    let published = client.notification("textDocument/publishDiagnostics", |p| {
+        p["uri"] == uri && p["version"] == 3
+    });
+    assert_eq!(codes(&published["diagnostics"]), ["TARS-M001"]);
+    assert!(
+        !client.pending.iter().any(|m| m["params"]["version"] == 2),
+        "version 2 changed nothing"
+    );
+    stop(client);
+}
+
+/// With an index: keys the parents set complete in a child; a parent upstream drops for its
+/// syntax error shows that error once, not again as `dropped-chain-member` on the same range.
+#[test]
+fn chain_keys_complete_and_a_broken_parent_is_reported_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let index = "[templates.\"tars.default\"]\nfile = \"tars.default.conf\"\nparent = \"tars.default\"\n\n[templates.\"tars.child\"]\nfile = \"child.conf\"\nparent = \"tars.default\"\n";
+    std::fs::write(root.join("templates.toml"), index).unwrap();
+    std::fs::write(root.join("tars.default.conf"), PARENT).unwrap();
+    std::fs::write(root.join("child.conf"), CHILD).unwrap();
+    let parent_uri = uri_of(&root.join("tars.default.conf"));
+    let child_uri = uri_of(&root.join("child.conf"));
+    let mut client = start(json!({}), json!({ "index": root.join("templates.toml") }));
+    let child = "<tars>\n  <application>\n    \n  </application>\n</tars>\n";
+    open(&mut client, &child_uri, child);
+    client.notification("textDocument/publishDiagnostics", |p| p["uri"] == child_uri);
+    let items = client.request(
+        "textDocument/completion",
+        json!({ "textDocument": { "uri": child_uri }, "position": { "line": 2, "character": 4 } }),
+    );
+    let labels: Vec<(&str, &str)> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["label"].as_str().unwrap(), i["detail"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            ("threads", "tars.default: `4`"),
+            ("timeout", "tars.default: `100`")
+        ]
+    );
+
+    let broken = "<tars>\n  <application\n  </application>\n</tars>\n";
+    open(&mut client, &parent_uri, broken);
+    let published = client.notification("textDocument/publishDiagnostics", |p| {
+        p["uri"] == parent_uri
+    });
+    let found = codes(&published["diagnostics"]);
+    assert!(found.contains(&"TARS-S001".to_owned()), "{found:?}");
+    let ranges: Vec<&Value> = published["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| &d["range"])
+        .collect();
+    let mut unique = ranges.clone();
+    unique.dedup();
+    assert_eq!(ranges, unique, "two findings on one range: {published}");
+    stop(client);
 }

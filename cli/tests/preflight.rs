@@ -1,6 +1,6 @@
 //! Binary preflight on the real engine, through `tarsdock launch --request`: a dynamically
 //! linked executable on the busybox image is refused before anything is created, naming the
-//! missing loader and libraries and the image (exit 14, `TARS-B001`/`TARS-B002`; the message
+//! missing loader and libraries and the image (exit 15, `TARS-B001`/`TARS-B002`; the message
 //! is snapshotted); the same executable on an image holding this host's glibc passes, as does
 //! a static one on busybox. No container of the service and no preflight container is left.
 
@@ -121,7 +121,7 @@ fn a_dynamic_binary_on_busybox_is_refused_before_start() {
     let out = service.launch(&image, true);
     assert_eq!(
         out.status.code(),
-        Some(14),
+        Some(15),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -143,7 +143,7 @@ fn a_dynamic_binary_on_busybox_is_refused_before_start() {
 
     // The human rendering, with the run's names and paths filtered out.
     let out = service.launch(&image, false);
-    assert_eq!(out.status.code(), Some(14));
+    assert_eq!(out.status.code(), Some(15));
     let stderr = String::from_utf8_lossy(&out.stderr)
         .replace(&service.name, "[NAME]")
         .replace(&service.executable(), "[EXE]")

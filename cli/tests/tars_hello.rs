@@ -276,7 +276,7 @@ fn real_server_answers_and_stops_through_adminf() {
     assert_eq!(after["state"], "exited");
     assert_eq!(after["probe"]["state"], "not-running");
     let refused = hello.tarsdock(&["notify", &hello.service(), "tars.viewstatus", "--json"]);
-    let refused = json(&refused, 13);
+    let refused = json(&refused, 14);
     assert_eq!(refused["error"]["kind"], "unresponsive");
 }
 

@@ -14,6 +14,7 @@ pub mod lower;
 pub mod macros;
 pub mod paths;
 pub mod plan;
+pub mod policy;
 pub mod portability;
 pub mod ports;
 pub mod render;

@@ -10,9 +10,10 @@ use crate::endpoint::{Endpoint, rewrite_loopback};
 use crate::field::Line;
 use crate::hash;
 use crate::ir::{
-    ContainerPlan, EndpointRewrite, IpcMode, Labels, Network, PortBinding, PortOrigin, PortRange,
-    RestartPolicy, Target, TemplateLine, ValueOrigin,
+    ContainerPlan, DefaultMount, EndpointRewrite, IpcMode, Labels, MountOrigin, Network,
+    PortBinding, PortOrigin, PortRange, RestartPolicy, Target, TemplateLine, ValueOrigin,
 };
+use crate::policy::Allowance;
 use crate::ports::{self, AutomaticPort};
 use crate::volumes::{self, DefaultMountInputs};
 
@@ -23,14 +24,9 @@ pub const CONTAINER_PATH: &[u8] = b"/tars/application/container";
 /// non-Linux builds).
 pub const DOCKER_DESKTOP_HOST: &str = "host.docker.internal";
 
-/// What a template may ask of the host. Everything is refused by default.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Policy {
-    /// Allow mounts of `/`, `/etc`, `/proc`, `/sys`, `/dev`, `/boot` and the Docker socket.
-    pub allow_host_mounts: bool,
-    /// Allow `privileged=true`.
-    pub allow_privileged: bool,
-}
+/// What the caller allows a template to ask of the host (see [`crate::policy`]). Everything
+/// is refused by default.
+pub use crate::policy::Allow as Policy;
 
 /// A value of the service, with where it came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,6 +108,9 @@ pub struct PlanOptions {
     /// container. The cli reads the environment; lowering only takes the value.
     pub host_path: Option<String>,
     pub policy: Policy,
+    /// How host paths are seen: as written (the default, and what `lint` sees), or resolved on
+    /// the host by the caller's resolver (`plan`, `launch`, `deploy`).
+    pub host: crate::policy::HostView,
     /// Replaces `<exePath>/tars_start.sh`.
     pub entrypoint: Option<Vec<String>>,
     /// Replaces the working directory `/`.
@@ -125,6 +124,9 @@ pub struct PlanOptions {
 pub struct Lowered {
     pub plan: Option<ContainerPlan>,
     pub diagnostics: Vec<Diagnostic>,
+    /// What the mounts were checked against (tars root, service, log root), for the runtime's
+    /// second check of the same plan just before the container is created.
+    pub context: crate::policy::Context,
 }
 
 impl Lowered {
@@ -143,7 +145,12 @@ impl Lowered {
 #[must_use]
 pub fn check_container(config: &Config, policy: Policy) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let _ = Section::check(config, policy, &mut out);
+    let checks = MountChecks {
+        allow: policy,
+        context: &crate::policy::Context::default(),
+        host: &crate::policy::HostView::lexical(),
+    };
+    let _ = Section::check(config, &checks, &mut out);
     out.sort_by_key(Diagnostic::sort_key);
     out
 }
@@ -152,21 +159,43 @@ pub fn check_container(config: &Config, policy: Policy) -> Vec<Diagnostic> {
 #[must_use]
 pub fn lower(config: &Config, service: &Service, options: &PlanOptions) -> Lowered {
     let mut out = Vec::new();
-    let section = Section::check(config, options.policy, &mut out);
-
     let tars_path = options.tars_path.clone().map_or_else(
         || default_tars_path(&service.log_path.value),
         |p| {
             if p.ends_with('/') { p } else { format!("{p}/") }
         },
     );
+    let host_path = options.host_path.as_deref().filter(|h| !h.is_empty());
     let defaults = volumes::default_mounts(&DefaultMountInputs {
         server_dir: &service.server_dir.value,
         log_path: &service.log_path.value,
         tars_path: &tars_path,
-        host_path: options.host_path.as_deref().filter(|h| !h.is_empty()),
+        host_path,
     });
+    // Mount sources are host paths: with `TARS_HOSTPATH` the tars root on the host is that.
+    let log_root = defaults
+        .iter()
+        .find(|m| {
+            m.origin
+                == MountOrigin::Default {
+                    mount: DefaultMount::LogDir,
+                }
+        })
+        .map(|m| m.source.clone());
+    let context = crate::policy::Context::new(
+        Some(host_path.unwrap_or(&tars_path)),
+        Some((&service.app, &service.server)),
+    )
+    .with_log_root(log_root.as_deref());
+    let checks = MountChecks {
+        allow: options.policy,
+        context: &context,
+        host: &options.host,
+    };
+    let section = Section::check(config, &checks, &mut out);
+    let defaults = check_default_mounts(defaults, service, &checks, &mut out);
     let mounts = volumes::merge(defaults, &section.volumes, &mut out);
+    let mounts = check_nested_mounts(mounts, service, &checks, &mut out);
 
     let (network, ipc_mode, endpoint_rewrites) = match options.target {
         Target::Linux => {
@@ -225,7 +254,7 @@ pub fn lower(config: &Config, service: &Service, options: &PlanOptions) -> Lower
                     .map(|(host, port)| format!("tcp -h {host} -p {port}"))
             }),
         },
-        privileged: section.privileged && options.policy.allow_privileged,
+        privileged: section.privileged && options.policy.allows(Allowance::Privileged),
         stop_timeout,
         stop_timeout_origin,
         restart_policy: options.restart_policy,
@@ -237,7 +266,146 @@ pub fn lower(config: &Config, service: &Service, options: &PlanOptions) -> Lower
     Lowered {
         plan: Some(plan),
         diagnostics: out,
+        context,
     }
+}
+
+/// What the mount checks of one lowering share: the caller's allowances, the tars layout
+/// and service, and how host paths are seen.
+pub(crate) struct MountChecks<'a> {
+    pub(crate) allow: Policy,
+    pub(crate) context: &'a crate::policy::Context,
+    pub(crate) host: &'a crate::policy::HostView,
+}
+
+impl MountChecks<'_> {
+    /// Checks one host path; reports a finding at `span`. Returns whether the mount may go
+    /// into the plan (no finding, or one the caller allows).
+    pub(crate) fn allows(
+        &self,
+        source: &str,
+        read_only: bool,
+        span: Span,
+        what: &str,
+        out: &mut Vec<Diagnostic>,
+    ) -> bool {
+        let mount = crate::policy::HostMount { source, read_only };
+        match crate::policy::check_mount(mount, self.context, self.host) {
+            None => true,
+            Some(finding) => {
+                let allowed = self.allow.allows(finding.allowance());
+                out.push(sec::refused_mount(span, what, &finding, allowed));
+                allowed
+            }
+        }
+    }
+}
+
+/// The mounts that do not lie inside another writable mount (or that the caller allows).
+fn check_nested_mounts(
+    mounts: Vec<crate::ir::Mount>,
+    service: &Service,
+    checks: &MountChecks<'_>,
+    out: &mut Vec<Diagnostic>,
+) -> Vec<crate::ir::Mount> {
+    let hosts: Vec<crate::policy::HostMount<'_>> = mounts
+        .iter()
+        .map(|m| crate::policy::HostMount {
+            source: &m.source,
+            read_only: m.read_only,
+        })
+        .collect();
+    let nested = crate::policy::nested_in_writable(&hosts, checks.host);
+    if nested.is_empty() {
+        return mounts;
+    }
+    let allowed = checks.allow.allows(Allowance::NestedMounts);
+    let describe = |mount: &crate::ir::Mount| match &mount.origin {
+        MountOrigin::Default {
+            mount: DefaultMount::LocalTime,
+        } => "tarsnode's mount of `/etc/localtime`".to_owned(),
+        MountOrigin::Default { mount: which } => {
+            format!("{} (`{}`)", which.describe(), mount.source)
+        }
+        MountOrigin::Template(_) => format!("the volume `{}`", mount.source),
+    };
+    let mut dropped = vec![false; mounts.len()];
+    for n in &nested {
+        let (Some(inner), Some(outer)) = (mounts.get(n.inner), mounts.get(n.outer)) else {
+            continue;
+        };
+        // Point at the template line that makes the pair: the inner volume, else the outer one.
+        let at_outer = !matches!(inner.origin, MountOrigin::Template(_))
+            && matches!(outer.origin, MountOrigin::Template(_));
+        let span = match (&inner.origin, &outer.origin) {
+            (MountOrigin::Template(line), _) | (_, MountOrigin::Template(line)) => line.key,
+            (MountOrigin::Default { mount: which }, MountOrigin::Default { .. }) => match which {
+                DefaultMount::ServerDir => service.server_dir.span_or(Span::default()),
+                DefaultMount::LogDir => service.log_path.span_or(Span::default()),
+                DefaultMount::LocalTime => Span::default(),
+            },
+        };
+        let what = match &inner.origin {
+            MountOrigin::Template(_) => "volume".to_owned(),
+            MountOrigin::Default {
+                mount: DefaultMount::LocalTime,
+            } => "tarsnode".to_owned(),
+            MountOrigin::Default { mount: which } => which.describe().to_owned(),
+        };
+        out.push(sec::nested_mount(
+            span,
+            at_outer,
+            &what,
+            &inner.source,
+            &describe(outer),
+            allowed,
+        ));
+        if !allowed {
+            dropped[n.inner] = true;
+        }
+    }
+    mounts
+        .into_iter()
+        .zip(dropped)
+        .filter_map(|(m, drop)| (!drop).then_some(m))
+        .collect()
+}
+
+/// The default mounts that pass the policy. A refused one is reported at the setting it comes
+/// from (`datapath`, `logpath`, or the caller's option) and left out.
+fn check_default_mounts(
+    defaults: Vec<crate::ir::Mount>,
+    service: &Service,
+    checks: &MountChecks<'_>,
+    out: &mut Vec<Diagnostic>,
+) -> Vec<crate::ir::Mount> {
+    defaults
+        .into_iter()
+        .filter(|mount| {
+            let MountOrigin::Default { mount: which } = mount.origin else {
+                return true;
+            };
+            let (setting, what) = match which {
+                DefaultMount::ServerDir => (Some(&service.server_dir), "server directory"),
+                DefaultMount::LogDir => (Some(&service.log_path), "log directory"),
+                DefaultMount::LocalTime => (None, "`/etc/localtime`"),
+            };
+            let span = setting.map_or_else(Span::default, |s| s.span_or(Span::default()));
+            let what = match setting.map(|s| &s.origin) {
+                Some(ValueOrigin::Config(_)) => format!(
+                    "the {what} (from `{}`)",
+                    if which == DefaultMount::ServerDir {
+                        "datapath"
+                    } else {
+                        "logpath"
+                    }
+                ),
+                Some(ValueOrigin::Option { name }) => format!("the {what} (from --{name})"),
+                Some(ValueOrigin::Default) | None => format!("the default mount {what}"),
+            };
+            checks.allows(&mount.source, mount.read_only, span, &what, out)
+        })
+        .collect()
 }
 
 /// upstream `TarsPath`: `simplifyDirectory(LogPath + "/../") + "/"`.
@@ -259,8 +427,8 @@ struct Section {
 }
 
 impl Section {
-    fn check(config: &Config, policy: Policy, out: &mut Vec<Diagnostic>) -> Self {
-        let volumes = volumes::check_template(config, policy, out);
+    fn check(config: &Config, checks: &MountChecks<'_>, out: &mut Vec<Diagnostic>) -> Self {
+        let volumes = volumes::check_template(config, checks, out);
         let ports = ports::check_template(config, out);
         let ports_domain = config.domain(ports::PORTS_PATH).ok().flatten().map(|d| {
             (
@@ -280,7 +448,7 @@ impl Section {
                             privileged = true;
                             out.push(sec::privileged_container(
                                 line.origin.line,
-                                policy.allow_privileged,
+                                checks.allow.allows(Allowance::Privileged),
                             ));
                         }
                         Some(false) => {}

@@ -1,6 +1,7 @@
 //! `${name}` macros: tarsnode's expansion (`decodeMacro`) and the lint that finds references
 //! tarsnode would leave alone or replace by accident.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use nom::bytes::complete::{tag, take_while1};
@@ -72,9 +73,13 @@ pub(crate) fn replace_all(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
 }
 
 /// A `${...}` found in text: the whole reference and the name inside, or an unterminated `${`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// A name that is not UTF-8 (a GBK template's `${日志}`, a stray `\xff`) is still a closed
+/// reference, which tarsnode leaves as written: its name is shown with every byte that is not
+/// UTF-8 as `\xNN` (and control characters escaped), so it can never equal a known macro.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reference<'a> {
-    Macro { span: Span, name: &'a str },
+    Macro { span: Span, name: Cow<'a, str> },
     Unterminated { span: Span },
 }
 
@@ -94,15 +99,14 @@ pub fn references(text: &[u8], base: Span) -> Vec<Reference<'_>> {
         match macro_ref(&text[at..]) {
             Ok((rest, name)) => {
                 let end = text.len() - rest.len();
-                match std::str::from_utf8(name) {
-                    Ok(name) => found.push(Reference::Macro {
-                        span: base.sub(at, end),
-                        name,
-                    }),
-                    Err(_) => found.push(Reference::Unterminated {
-                        span: base.sub(at, end),
-                    }),
-                }
+                let name = match std::str::from_utf8(name) {
+                    Ok(name) => parser::terminal::escape_controls(name),
+                    Err(_) => Cow::Owned(parser::terminal::escape_lossy(name).into_owned()),
+                };
+                found.push(Reference::Macro {
+                    span: base.sub(at, end),
+                    name,
+                });
                 from = end;
             }
             Err(_) => {
@@ -122,20 +126,27 @@ pub fn check(parse: &Parse) -> Vec<Diagnostic> {
     let src = parse.source();
     let mut out = Vec::new();
     // A template repeats its unknown names (`${db_host}` in every section): look each up once.
-    let mut suggestions: HashMap<&str, Option<&'static str>> = HashMap::new();
+    let mut suggestions: HashMap<Cow<'_, str>, Option<&'static str>> = HashMap::new();
     let mut visit = |span: Span, place: Option<&str>| {
         let text = src.get(span.range()).unwrap_or_default();
         for reference in references(text, span) {
             match reference {
                 Reference::Unterminated { span } => out.push(codes::unterminated_macro(span)),
                 Reference::Macro { span, name } => {
-                    if KNOWN.contains(&name) {
+                    if KNOWN.contains(&name.as_ref()) {
                         if let Some(place) = place {
-                            out.push(codes::macro_in_key_or_tag(span, name, place));
+                            out.push(codes::macro_in_key_or_tag(span, &name, place));
                         }
                     } else {
-                        let suggestion = *suggestions.entry(name).or_insert_with(|| suggest(name));
-                        out.push(codes::unknown_macro(span, name, suggestion));
+                        let suggestion = match suggestions.get(&name) {
+                            Some(found) => *found,
+                            None => {
+                                let found = suggest(&name);
+                                suggestions.insert(name.clone(), found);
+                                found
+                            }
+                        };
+                        out.push(codes::unknown_macro(span, &name, suggestion));
                     }
                 }
             }
@@ -189,7 +200,7 @@ const MAX_DISTANCE: usize = 2;
 
 /// The known macro closest to `name` (by edit distance, ignoring ASCII case, at most
 /// [`MAX_DISTANCE`]); the alphabetically first on a tie.
-fn suggest(name: &str) -> Option<&'static str> {
+pub fn suggest(name: &str) -> Option<&'static str> {
     let name: Vec<char> = name.chars().collect();
     KNOWN
         .iter()
@@ -261,7 +272,7 @@ mod tests {
             vec![
                 Reference::Macro {
                     span: Span::new(10, 14),
-                    name: "a"
+                    name: "a".into()
                 },
                 Reference::Unterminated {
                     span: Span::new(15, 17)
@@ -271,6 +282,29 @@ mod tests {
                 },
             ]
         );
+    }
+
+    /// A closed reference whose name is not UTF-8 (GBK `${日志}`, a stray byte) is an unknown
+    /// macro, not an unterminated `${`.
+    #[test]
+    fn a_name_that_is_not_utf8_is_an_unknown_macro() {
+        for (text, shown) in [
+            (
+                &b"<a>\npath=${\xc8\xd5\xd6\xbe}/x\n</a>\n"[..],
+                "${\\xc8\\xd5\u{5be}}",
+            ), // D6 BE happens to be UTF-8
+            (&b"<a>\nv=${a\xffb}\n</a>\n"[..], "${a\\xffb}"),
+            (&b"<a>\nv=${a\x1b[2Jb}\n</a>\n"[..], "${a\\x1b[2Jb}"),
+        ] {
+            let found = check(&parser::parse(text));
+            let codes: Vec<&str> = found.iter().map(|d| d.code.as_str()).collect();
+            assert_eq!(codes, ["TARS-M001"], "{text:?}");
+            assert!(
+                found[0].message.starts_with(&format!("`{shown}`")),
+                "{}",
+                found[0].message
+            );
+        }
     }
 
     #[test]

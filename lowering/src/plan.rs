@@ -40,6 +40,7 @@ pub fn plan_generated_config(
         return Lowered {
             plan: None,
             diagnostics,
+            context: crate::policy::Context::default(),
         };
     };
     let mut lowered = lower(config, &service, options);
@@ -48,6 +49,7 @@ pub fn plan_generated_config(
     Lowered {
         plan: lowered.plan,
         diagnostics,
+        context: lowered.context,
     }
 }
 
@@ -71,6 +73,7 @@ pub fn plan_rendered(
         return Lowered {
             plan: None,
             diagnostics,
+            context: crate::policy::Context::default(),
         };
     };
     let line_of = |name: &str| {
@@ -100,6 +103,7 @@ pub fn plan_rendered(
     Lowered {
         plan: lowered.plan,
         diagnostics,
+        context: lowered.context,
     }
 }
 

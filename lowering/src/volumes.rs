@@ -11,10 +11,10 @@ use nom::combinator::opt;
 use nom::multi::separated_list0;
 use parser::{Config, Diagnostic, Span};
 
-use crate::codes::{security as sec, volumes as codes};
+use crate::codes::volumes as codes;
 use crate::field::{Line, raw_key};
 use crate::ir::{DefaultMount, Mount, MountOrigin, TemplateLine};
-use crate::lower::Policy;
+use crate::lower::MountChecks;
 use crate::paths;
 
 /// The path of the volumes domain.
@@ -123,6 +123,8 @@ pub(crate) struct TemplateVolume {
     pub(crate) source: String,
     pub(crate) target: String,
     pub(crate) target_clean: String,
+    /// The time-zone files are mounted read-only (the policy refuses them writable).
+    pub(crate) read_only: bool,
     pub(crate) origin: TemplateLine,
     /// The spans of the host path (key) and container path (value).
     pub(crate) source_span: Span,
@@ -133,7 +135,7 @@ pub(crate) struct TemplateVolume {
 /// the lines that can be mounted.
 pub(crate) fn check_template(
     config: &Config,
-    policy: Policy,
+    checks: &MountChecks<'_>,
     out: &mut Vec<Diagnostic>,
 ) -> Vec<TemplateVolume> {
     let Ok(Some(domain)) = config.domain(VOLUMES_PATH) else {
@@ -199,7 +201,8 @@ pub(crate) fn check_template(
         if out.len() > before {
             continue;
         }
-        if !security_allows(host, line.key.span, policy, out) {
+        let read_only = crate::policy::is_time_zone_path(&paths::clean(host));
+        if !checks.allows(host, read_only, line.key.span, "volume", out) {
             continue;
         }
         let target_clean = paths::clean(target);
@@ -217,57 +220,13 @@ pub(crate) fn check_template(
             source: host.to_owned(),
             target: target.to_owned(),
             target_clean,
+            read_only,
             origin: line.origin,
             source_span: line.key.span,
             target_span: value.span,
         });
     }
     volumes
-}
-
-/// Host directories that belong to the host system; `/` is handled separately (exact only).
-const SENSITIVE_DIRS: &[&str] = &["/etc", "/proc", "/sys", "/dev", "/boot"];
-/// Files below [`SENSITIVE_DIRS`] that are commonly and safely shared.
-const SENSITIVE_EXCEPTIONS: &[&str] = &["/etc/localtime", "/etc/timezone"];
-
-/// Reports a sensitive host path; returns whether the mount may go into the plan.
-fn security_allows(host: &str, span: Span, policy: Policy, out: &mut Vec<Diagnostic>) -> bool {
-    let clean = paths::clean(host);
-    let file_name = clean.rsplit('/').next().unwrap_or_default();
-    if file_name == "docker.sock"
-        || file_name == "podman.sock"
-        || clean == "/run"
-        || clean == "/var/run"
-    {
-        out.push(sec::docker_socket_mount(
-            span,
-            host,
-            policy.allow_host_mounts,
-        ));
-        return policy.allow_host_mounts;
-    }
-    let dir = if clean == "/" {
-        Some("/")
-    } else if SENSITIVE_EXCEPTIONS.contains(&clean.as_str()) {
-        None
-    } else {
-        SENSITIVE_DIRS
-            .iter()
-            .copied()
-            .find(|dir| paths::is_within(&clean, dir))
-    };
-    match dir {
-        Some(dir) => {
-            out.push(sec::sensitive_host_mount(
-                span,
-                host,
-                dir,
-                policy.allow_host_mounts,
-            ));
-            policy.allow_host_mounts
-        }
-        None => true,
-    }
 }
 
 /// Reports every raw line of the domain that lost to a later line with the same host path.
@@ -399,7 +358,7 @@ pub(crate) fn merge(
             Mount {
                 source: volume.source.clone(),
                 target: volume.target.clone(),
-                read_only: false,
+                read_only: volume.read_only,
                 origin: MountOrigin::Template(volume.origin),
             },
         );

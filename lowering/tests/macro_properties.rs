@@ -17,7 +17,9 @@ fn field_by_field(text: &[u8]) -> Vec<(String, u32, u32)> {
         for reference in references(src.get(span.range()).unwrap_or_default(), span) {
             let (code, at) = match reference {
                 Reference::Unterminated { span } => ("TARS-M003", span),
-                Reference::Macro { span, name } if !KNOWN.contains(&name) => ("TARS-M001", span),
+                Reference::Macro { span, name } if !KNOWN.contains(&name.as_ref()) => {
+                    ("TARS-M001", span)
+                }
                 Reference::Macro { span, .. } if place.is_some() => ("TARS-M002", span),
                 Reference::Macro { .. } => continue,
             };

@@ -233,10 +233,7 @@ fn policy_turns_security_errors_into_warnings() {
     assert!(!refused.plan.as_ref().unwrap().privileged);
 
     let mut allowed = options();
-    allowed.policy = Policy {
-        allow_host_mounts: true,
-        allow_privileged: true,
-    };
+    allowed.policy = Policy::from_flags(true, true);
     let lowered = plan_text(&text, &allowed);
     assert!(!lowered.has_errors(), "{:#?}", lowered.diagnostics);
     let plan = lowered.plan.unwrap();

@@ -76,6 +76,8 @@ pub enum DeployError {
     ServiceId(String),
     #[error("the {what} `{path}` is not absolute")]
     RelativePath { what: &'static str, path: String },
+    #[error("refused by the mount policy: {0}")]
+    Policy(#[from] crate::policy::Refused),
     #[error(transparent)]
     Package(#[from] PackageError),
     #[error("the config cannot be generated: {0}")]
@@ -130,7 +132,9 @@ impl DeployError {
     #[must_use]
     pub const fn kind(&self) -> DeployErrorKind {
         match self {
-            Self::ServiceId(_) | Self::RelativePath { .. } => DeployErrorKind::Usage,
+            Self::ServiceId(_) | Self::RelativePath { .. } | Self::Policy(_) => {
+                DeployErrorKind::Usage
+            }
             Self::Render(_) | Self::Plan { .. } => DeployErrorKind::Template,
             Self::Package(PackageError::Write { .. }) | Self::Layout { .. } => {
                 DeployErrorKind::Layout
@@ -214,6 +218,13 @@ pub fn prepare(input: &DeployInput<'_>) -> Result<Deployment, DeployError> {
             });
         }
     }
+    crate::policy::check_deploy_paths(
+        &input.tars_path,
+        &input.log_path,
+        &input.app,
+        &input.server,
+        input.policy,
+    )?;
     let layout = Layout::new(&input.tars_path, &input.log_path, &input.app, &input.server);
 
     // 2. The package, checked without writing.
@@ -544,6 +555,7 @@ fn plan_config(
         tars_path: Some(input.tars_path.clone()),
         host_path: input.host_path.clone().filter(|h| !h.is_empty()),
         policy: input.policy,
+        host: crate::policy::host_view(&[]),
         entrypoint: None,
         working_dir: None,
         restart_policy: None,

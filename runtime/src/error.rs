@@ -32,6 +32,8 @@ pub enum ErrorKind {
     Unresponsive,
     /// The service's executable cannot run on the image (binary preflight).
     Incompatible,
+    /// The mount and container policy refuses the create body.
+    PolicyRefused,
 }
 
 impl ErrorKind {
@@ -50,6 +52,7 @@ impl ErrorKind {
             Self::NotFound => "not-found",
             Self::Unresponsive => "unresponsive",
             Self::Incompatible => "incompatible",
+            Self::PolicyRefused => "policy-refused",
         }
     }
 }
@@ -244,6 +247,17 @@ pub enum Error {
         report: Box<crate::preflight::PreflightReport>,
     },
 
+    /// The mount and container policy refuses what the create body asks of the host
+    /// (see [`crate::policy`]); nothing was created.
+    #[error("the policy refuses container {name}, nothing was created: {}", refusals.join("; "))]
+    PolicyRefused {
+        name: String,
+        /// One line per refused mount or setting, with its origin and the allowance.
+        refusals: Vec<String>,
+        /// The origin of the first refusal.
+        origin: Option<String>,
+    },
+
     /// Any other engine failure (transport errors, undecodable replies).
     #[error("the engine failed to {operation} {target}: {message}")]
     Engine {
@@ -275,6 +289,7 @@ impl Error {
             Self::NotFound { .. } => ErrorKind::NotFound,
             Self::Admin { .. } => ErrorKind::Unresponsive,
             Self::Preflight { .. } => ErrorKind::Incompatible,
+            Self::PolicyRefused { .. } => ErrorKind::PolicyRefused,
         }
     }
 
@@ -284,7 +299,8 @@ impl Error {
         match self {
             Self::MountSourceMissing { origin, .. }
             | Self::PortInUse { origin, .. }
-            | Self::EngineRefused { origin, .. } => origin.as_deref(),
+            | Self::EngineRefused { origin, .. }
+            | Self::PolicyRefused { origin, .. } => origin.as_deref(),
             _ => None,
         }
     }

@@ -12,6 +12,9 @@
 //! - [`keepalive`]: the restart policy that brings a crashed service back, lifted while a
 //!   stop runs so the graceful exit is not undone.
 //! - [`image`]: ensure and pull, with base64url registry auth and in-stream error handling.
+//! - [`policy`]: the mount and container policy at launch (host paths resolved, the create
+//!   body checked just before the container is created), on [`lowering::policy`]'s list.
+//! - [`secret`]: reading password files (private regular files only).
 //! - [`diagnose`]: engine messages mapped back to template lines.
 //! - [`manifest`], [`sync`], [`login`]: the image manifest (registries and base images),
 //!   syncing it through the same ensure step as a launch, and the registry login check.
@@ -35,15 +38,18 @@ pub mod login;
 pub mod manifest;
 pub mod package;
 pub mod plan_request;
+pub mod policy;
 pub mod preflight;
 pub mod request;
 mod runtime;
 pub mod script;
+pub mod secret;
 pub mod sync;
 
 pub use engine::{AddressSource, EngineAddress, EngineInfo, Platform};
 pub use error::{Error, ErrorKind, Operation, Result};
 pub use image::{PullPolicy, PullProgress, PullReport, RegistryAuth};
+pub use policy::LaunchPolicy;
 pub use request::{LaunchRequest, MountOrigin, PortOrigin, plan_hash};
 pub use runtime::{
     ContainerStatus, EndedBy, LaunchAction, LaunchEvent, LaunchOptions, LaunchReport, LogChunk,

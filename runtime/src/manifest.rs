@@ -18,8 +18,9 @@
 //!
 //! Passwords are never inline (upstream keeps them in plain text in the database): a
 //! `password` key is an error, so a manifest can be world-readable and checked in. A password
-//! file must not be readable by others (mode `o+r` is refused), like ssh keys. Trailing
-//! newlines are removed from a file's content.
+//! file is read with [`crate::secret::read_secret_file`], like an ssh key: a regular file
+//! (not a link), owned by the user tarsdock runs as, with no group or other permission bits.
+//! Trailing newlines are removed from a file's content.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -52,21 +53,10 @@ pub enum ManifestError {
 pub enum CredentialError {
     #[error("registry {registry}: the environment variable {variable} is not set")]
     MissingEnv { registry: String, variable: String },
-    #[error("registry {registry}: cannot read the password file {}: {source}", path.display())]
-    ReadFile {
+    #[error("registry {registry}: {source}")]
+    PasswordFile {
         registry: String,
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error(
-        "registry {registry}: the password file {} is readable by others (mode {mode:o}); \
-         make it private (chmod o-r)",
-        path.display()
-    )]
-    WorldReadable {
-        registry: String,
-        path: PathBuf,
-        mode: u32,
+        source: crate::secret::SecretError,
     },
     #[error("registry {registry}: the password is empty")]
     Empty { registry: String },
@@ -283,7 +273,14 @@ impl RegistrySpec {
                     variable: variable.clone(),
                 })?
             }
-            PasswordSource::File(path) => read_private(&self.id, path)?,
+            PasswordSource::File(path) => {
+                crate::secret::read_secret_file(path).map_err(|source| {
+                    CredentialError::PasswordFile {
+                        registry: self.id.clone(),
+                        source,
+                    }
+                })?
+            }
         };
         let password = password.trim_end_matches(['\n', '\r']).to_owned();
         if password.is_empty() {
@@ -297,31 +294,6 @@ impl RegistrySpec {
             server_address: Some(self.address.clone()),
         }))
     }
-}
-
-/// Reads a password file, refusing one that others may read.
-fn read_private(registry: &str, path: &Path) -> Result<String, CredentialError> {
-    let read_error = |source| CredentialError::ReadFile {
-        registry: registry.to_owned(),
-        path: path.to_path_buf(),
-        source,
-    };
-    let meta = std::fs::metadata(path).map_err(read_error)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o004 != 0 {
-            return Err(CredentialError::WorldReadable {
-                registry: registry.to_owned(),
-                path: path.to_path_buf(),
-                mode,
-            });
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = meta;
-    std::fs::read_to_string(path).map_err(read_error)
 }
 
 #[cfg(test)]
@@ -438,10 +410,14 @@ image = "busybox"
             username: Some("u".into()),
             password: Some(PasswordSource::File(file.clone())),
         };
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let error = spec.credentials().unwrap_err().to_string();
-        assert!(error.contains("readable by others"), "{error}");
-        assert!(!error.contains("filepass"), "{error}");
+        // Readable by everyone, or by a group (the mode of /etc/shadow): refused.
+        for mode in [0o644, 0o640] {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+            let error = spec.credentials().unwrap_err().to_string();
+            assert!(error.contains("group and others"), "{error}");
+            assert!(error.starts_with("registry f: "), "{error}");
+            assert!(!error.contains("filepass"), "{error}");
+        }
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(spec.credentials().unwrap().unwrap().password, "filepass");
     }

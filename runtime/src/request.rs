@@ -4,6 +4,11 @@
 //!
 //! The type is independent of `lowering`: a lowered plan is converted into it, and it is
 //! serde-serialisable so `tarsdock launch --request FILE` can take it as JSON.
+//!
+//! A request is untrusted input: its body goes through the mount and container policy
+//! ([`crate::policy::enforce`]) before the container is created or started, and nothing in it
+//! can allow what the policy refuses (allowances come from the caller's
+//! [`crate::LaunchOptions`]). Its `origin` strings are only used, escaped, in messages.
 
 use std::collections::{BTreeMap, HashMap};
 

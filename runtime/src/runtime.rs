@@ -75,6 +75,8 @@ pub struct LaunchOptions {
     pub pull: PullPolicy,
     /// Registry credentials for the pull.
     pub auth: Option<RegistryAuth>,
+    /// What the mount and container policy lets through (nothing by default).
+    pub policy: crate::policy::LaunchPolicy,
 }
 
 impl Default for LaunchOptions {
@@ -84,6 +86,7 @@ impl Default for LaunchOptions {
             stop_timeout: Duration::from_secs(10),
             pull: PullPolicy::IfNeeded,
             auth: None,
+            policy: crate::policy::LaunchPolicy::default(),
         }
     }
 }
@@ -606,6 +609,7 @@ impl Runtime {
                         return Ok(report);
                     }
                     Some(S::CREATED | S::EXITED) => {
+                        crate::policy::enforce(request, &body, &options.policy, &self.address)?;
                         events(LaunchEvent::Starting { id: id.clone() });
                         // A stop lifted the restart policy; the start puts it back.
                         keepalive::restore(&self.docker, &id, &existing)
@@ -641,7 +645,9 @@ impl Runtime {
             } else {
                 format!("the container is {}", status.state)
             };
-            // A package or image the service cannot run on must not take the old one down.
+            // A body the policy refuses, or a package or image the service cannot run on,
+            // must not take the old one down; the preflight container gets a checked body.
+            crate::policy::enforce(request, &body, &options.policy, &self.address)?;
             report.preflight = self.preflight(request, &body).await?;
             self.stop_and_remove(&id, &status, &existing, options.stop_timeout, events)
                 .await?;
@@ -649,12 +655,14 @@ impl Runtime {
             report.previous_id = Some(id);
             report.reason = Some(reason);
         } else {
+            crate::policy::enforce(request, &body, &options.policy, &self.address)?;
             report.preflight = self.preflight(request, &body).await?;
         }
 
         events(LaunchEvent::Creating {
             name: name.to_owned(),
         });
+        crate::policy::enforce(request, &body, &options.policy, &self.address)?;
         let create = CreateContainerOptionsBuilder::default().name(name).build();
         let created = self
             .docker

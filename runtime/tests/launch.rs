@@ -412,7 +412,12 @@ async fn failures_name_their_cause() {
     std::fs::create_dir_all(&service.shared_dir).unwrap();
     let host_config = request.body.host_config.as_mut().unwrap();
     let mounts = host_config.mounts.as_mut().unwrap();
-    let duplicate = common::bind(&service.root, &service.shared_dir);
+    // Read-only: a writable mount of the service root would hold the other mounts, which the
+    // policy refuses (TARS-X005) before the engine sees the duplicate.
+    let duplicate = runtime::models::Mount {
+        read_only: Some(true),
+        ..common::bind(&service.root, &service.shared_dir)
+    };
     mounts.push(duplicate);
     common::rehash(&mut request);
     let error = rt

@@ -26,7 +26,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use lowering::ir::Target;
-use lowering::lower::Policy;
 use lowering::render::NodeInputs;
 use parser::{Severity, SourceId};
 use runtime::deploy::{DeployError, DeployErrorKind, DeployInput, Deployment, FileAction};
@@ -109,12 +108,8 @@ pub(crate) struct Args {
     /// Host side of tarsnode's data mount when tarsnode runs in a container.
     #[arg(long, value_name = "H", env = "TARS_HOSTPATH")]
     pub(crate) host_path: Option<String>,
-    /// Allow volumes of sensitive host paths and of the Docker socket.
-    #[arg(long)]
-    pub(crate) allow_host_mounts: bool,
-    /// Allow `privileged=true` in the template.
-    #[arg(long)]
-    pub(crate) allow_privileged: bool,
+    #[command(flatten)]
+    pub(crate) policy: super::allow::AllowArgs,
     /// Seconds between SIGTERM and SIGKILL when the old container is replaced.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub(crate) stop_timeout: u64,
@@ -220,10 +215,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
         tars_path: args.tars_path.clone(),
         log_path: args.log_path.clone(),
         host_path: args.host_path.clone().filter(|h| !h.is_empty()),
-        policy: Policy {
-            allow_host_mounts: args.allow_host_mounts,
-            allow_privileged: args.allow_privileged,
-        },
+        policy: args.policy.allowed(),
     };
 
     let tokio = tokio::runtime::Builder::new_current_thread()
@@ -286,6 +278,17 @@ async fn deploy(args: &Args, input: &DeployInput<'_>) -> anyhow::Result<Status> 
                 PullPolicy::IfNeeded
             },
             auth: None,
+            policy: runtime::LaunchPolicy {
+                allow: input.policy,
+                tars_root: Some(
+                    input
+                        .host_path
+                        .clone()
+                        .unwrap_or_else(|| input.tars_path.clone()),
+                ),
+                // With TARS_HOSTPATH the log root on the host is `<host path>/app_log`.
+                log_root: input.host_path.is_none().then(|| input.log_path.clone()),
+            },
         };
         let report = engine
             .launch(request, &options, &mut |event| {

@@ -13,8 +13,9 @@
 //! | 8 | `mount-source-missing`: a bind mount's host path does not exist |
 //! | 9 | `port-in-use`: a published host port is taken |
 //! | 10 | `not-found`: no such container (restart, logs) |
-//! | 13 | `unresponsive`: the service's admin servant cannot be asked (`notify`) |
-//! | 14 | `incompatible`: the executable cannot run on the image (binary preflight, `TARS-B`) |
+//! | 13 | `policy-refused`: the mount and container policy refuses the create body |
+//! | 14 | `unresponsive`: the service's admin servant cannot be asked (`notify`) |
+//! | 15 | `incompatible`: the executable cannot run on the image (binary preflight, `TARS-B`) |
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -181,8 +182,9 @@ pub(crate) const fn exit_code(kind: ErrorKind) -> u8 {
         ErrorKind::MountSourceMissing => 8,
         ErrorKind::PortInUse => 9,
         ErrorKind::NotFound => 10,
-        ErrorKind::Unresponsive => 13,
-        ErrorKind::Incompatible => 14,
+        ErrorKind::PolicyRefused => 13,
+        ErrorKind::Unresponsive => 14,
+        ErrorKind::Incompatible => 15,
     }
 }
 

@@ -64,7 +64,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
 
 /// Writes through a temporary file in the same directory, then renames it over `path`, so a
 /// reader never sees a half-written template. Keeps the file's permissions.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

@@ -58,7 +58,8 @@ pub(crate) struct CredentialArgs {
     /// Read the password from standard input (trailing newlines removed).
     #[arg(long, conflicts_with = "password_file")]
     password_stdin: bool,
-    /// Read the password from a file (trailing newlines removed).
+    /// Read the password from a file (trailing newlines removed): a regular file owned by
+    /// the current user, with no group or other permissions (chmod 600), not a link.
     #[arg(long, value_name = "FILE")]
     password_file: Option<PathBuf>,
 }
@@ -84,8 +85,8 @@ impl CredentialArgs {
                 .context("cannot read the password from standard input")?;
             text
         } else if let Some(path) = &self.password_file {
-            std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the password file {}", path.display()))?
+            // A private regular file only, as for a manifest's `password-file`.
+            runtime::secret::read_secret_file(path)?
         } else if let Ok(text) = std::env::var(PASSWORD_ENV) {
             text
         } else {

@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
-use runtime::{LaunchEvent, LaunchOptions, LaunchReport, LaunchRequest, PullPolicy};
+use runtime::{LaunchEvent, LaunchOptions, LaunchPolicy, LaunchReport, LaunchRequest, PullPolicy};
 
 use parser::Severity;
 
@@ -69,12 +69,8 @@ pub(crate) struct Args {
     /// itself).
     #[arg(long, value_parser = plan::parse_restart)]
     restart: Option<lowering::ir::RestartPolicy>,
-    /// Allow the sensitive host mounts the security rules refuse.
-    #[arg(long)]
-    allow_host_mounts: bool,
-    /// Allow a template to ask for a privileged container.
-    #[arg(long)]
-    allow_privileged: bool,
+    #[command(flatten)]
+    policy: super::allow::AllowArgs,
     /// A ready launch request (JSON), or `-` for standard input. When its `plan_hash` is
     /// empty, the hash of its create body is used.
     #[arg(long, value_name = "FILE")]
@@ -106,15 +102,29 @@ pub(crate) enum LaunchTarget {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
-    let request = match (&args.request, &args.config) {
-        (Some(path), _) => read_request(path, args)?,
+    let (request, policy) = match (&args.request, &args.config) {
+        (Some(path), _) => (read_request(path, args)?, request_policy(args)),
         (None, Some(config)) => match planned_request(config, args)? {
-            Some(request) => request,
+            Some(planned) => planned,
             None => return Ok(Status::Findings),
         },
         (None, None) => bail!("give CONFIG (with --image) or --request FILE"),
     };
-    launch(args, request)
+    launch(args, request, policy)
+}
+
+/// The policy for a ready request: the allow flags, and the node's layout from `--host-path`
+/// (else `--tars-path`) and `--log-path` when given, so the tars directories are checked.
+fn request_policy(args: &Args) -> LaunchPolicy {
+    LaunchPolicy {
+        allow: args.policy.allowed(),
+        tars_root: args
+            .host_path
+            .clone()
+            .filter(|h| !h.is_empty())
+            .or_else(|| args.tars_path.clone()),
+        log_root: args.log_path.clone(),
+    }
 }
 
 fn read_request(path: &std::path::Path, args: &Args) -> anyhow::Result<LaunchRequest> {
@@ -137,7 +147,10 @@ fn read_request(path: &std::path::Path, args: &Args) -> anyhow::Result<LaunchReq
 /// Plans CONFIG as `tarsdock plan` does; prints the findings on stderr. `None` when a finding
 /// is an error (or no plan could be made): nothing is launched then.
 #[allow(clippy::print_stderr)]
-fn planned_request(config: &std::path::Path, args: &Args) -> anyhow::Result<Option<LaunchRequest>> {
+fn planned_request(
+    config: &std::path::Path,
+    args: &Args,
+) -> anyhow::Result<Option<(LaunchRequest, LaunchPolicy)>> {
     let target = match args.target {
         LaunchTarget::Linux => TargetArg::Linux,
         LaunchTarget::Mac => TargetArg::Mac,
@@ -161,8 +174,7 @@ fn planned_request(config: &std::path::Path, args: &Args) -> anyhow::Result<Opti
         entrypoint: None,
         workdir: None,
         restart: args.restart,
-        allow_host_mounts: args.allow_host_mounts,
-        allow_privileged: args.allow_privileged,
+        policy: args.policy.clone(),
         stdin_filename: None,
     };
     let planned = plan::plan(&plan_args)?;
@@ -196,7 +208,14 @@ fn planned_request(config: &std::path::Path, args: &Args) -> anyhow::Result<Opti
         .unwrap_or_else(|| "localhost".to_owned());
     let mut request = runtime::plan_request::launch_request(plan, &node, Some(&line_of));
     request.expected_image_id.clone_from(&args.image_id);
-    Ok(Some(request))
+    // The runtime checks the plan's mounts again just before create, against the same layout.
+    let context = &planned.lowered.context;
+    let policy = LaunchPolicy {
+        allow: args.policy.allowed(),
+        tars_root: context.tars_root.clone(),
+        log_root: context.log_root.clone(),
+    };
+    Ok(Some((request, policy)))
 }
 
 /// The platform the engine asks for: Docker Desktop or a non-Linux engine means `mac`.
@@ -219,7 +238,7 @@ fn engine_target(engine: &EngineArgs) -> anyhow::Result<TargetArg> {
     }
 }
 
-fn launch(args: &Args, request: LaunchRequest) -> anyhow::Result<Status> {
+fn launch(args: &Args, request: LaunchRequest, policy: LaunchPolicy) -> anyhow::Result<Status> {
     let options = LaunchOptions {
         adopt: args.adopt,
         stop_timeout: seconds(args.stop_timeout),
@@ -229,10 +248,19 @@ fn launch(args: &Args, request: LaunchRequest) -> anyhow::Result<Status> {
             PullPolicy::IfNeeded
         },
         auth: args.credentials.resolve()?,
+        policy,
     };
     let verbose = args.verbose;
     args.engine.run(
         |rt| async move {
+            // Refused before anything happens (no pull, no replaced container); the runtime
+            // checks again just before create.
+            runtime::policy::enforce(
+                &request,
+                &request.to_create_body()?,
+                &options.policy,
+                rt.address(),
+            )?;
             let mut view: Option<PullView> = None;
             let result = rt
                 .launch(&request, &options, &mut |event| match event {

@@ -1,7 +1,9 @@
 //! One module per subcommand, each with its clap `Args` and a `run` function.
 
+pub(crate) mod allow;
 pub(crate) mod catalogue;
 pub(crate) mod chain;
+pub(crate) mod completions;
 pub(crate) mod deploy;
 pub(crate) mod engine_args;
 pub(crate) mod explain;
@@ -12,6 +14,7 @@ pub(crate) mod input;
 pub(crate) mod launch;
 pub(crate) mod lint;
 pub(crate) mod logs;
+pub(crate) mod man;
 pub(crate) mod normalize;
 pub(crate) mod notify;
 pub(crate) mod plan;

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 
 use lowering::ir::{ContainerPlan, MountOrigin, PortOrigin, RestartPolicy, Target, TemplateLine};
-use lowering::lower::{Lowered, PlanOptions, Policy};
+use lowering::lower::{Lowered, PlanOptions};
 use lowering::plan::{ServiceOverrides, plan_generated_config, plan_rendered};
 use lowering::render::{NodeInputs, render};
 use parser::{Severity, SourceId, Sources};
@@ -93,12 +93,8 @@ pub(crate) struct Args {
     /// tarsnode restarts services itself).
     #[arg(long, value_parser = parse_restart)]
     pub(crate) restart: Option<RestartPolicy>,
-    /// Allow volumes of sensitive host paths and of the Docker socket (reported as warnings).
-    #[arg(long)]
-    pub(crate) allow_host_mounts: bool,
-    /// Allow `privileged=true` in the template (reported as a warning).
-    #[arg(long)]
-    pub(crate) allow_privileged: bool,
+    #[command(flatten)]
+    pub(crate) policy: super::allow::AllowArgs,
     /// Name shown for standard input (`-`) in findings.
     #[arg(long)]
     pub(crate) stdin_filename: Option<String>,
@@ -133,10 +129,10 @@ pub(crate) fn plan(args: &Args) -> anyhow::Result<Planned> {
         },
         tars_path: args.tars_path.clone(),
         host_path: args.host_path.clone().filter(|h| !h.is_empty()),
-        policy: Policy {
-            allow_host_mounts: args.allow_host_mounts,
-            allow_privileged: args.allow_privileged,
-        },
+        policy: args.policy.allowed(),
+        // Host paths are resolved here (links followed), as the runtime resolves them again
+        // just before the container is created.
+        host: host_view(),
         entrypoint: args.entrypoint.clone().map(|e| vec![e]),
         working_dir: args.workdir.clone(),
         restart_policy: args.restart,
@@ -175,6 +171,7 @@ pub(crate) fn plan(args: &Args) -> anyhow::Result<Planned> {
             Lowered {
                 plan: None,
                 diagnostics: Vec::new(),
+                context: lowering::policy::Context::default(),
             },
             id,
         ),
@@ -196,6 +193,13 @@ pub(crate) fn plan(args: &Args) -> anyhow::Result<Planned> {
     })
 }
 
+/// The host as the policy sees it at plan time: paths resolved, and the engine socket of
+/// `DOCKER_HOST` protected besides the well-known ones.
+fn host_view() -> lowering::policy::HostView {
+    let docker_host = std::env::var("DOCKER_HOST").unwrap_or_default();
+    runtime::policy::host_view(&[docker_host.as_str()])
+}
+
 #[allow(clippy::print_stderr)]
 pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
     let planned = plan(args)?;
@@ -206,7 +210,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
         PlanFormat::Json => json_document(&planned, usable),
         PlanFormat::DockerRun => {
             if !planned.report.diagnostics.is_empty() {
-                eprint!("{}", render::human::render_concise(&planned.report));
+                eprint!("{}", render::concise::render(&planned.report));
             }
             usable.map_or_else(String::new, |plan| {
                 format!(

@@ -296,14 +296,28 @@ impl Context {
     /// The chain findings, selected as the document's own are, as LSP diagnostics of the
     /// document: at their place when they are in the document, else at its start
     /// with the file and line in the message and the place as related information.
-    pub(crate) fn diagnostics(&self, options: &LintOptions) -> Vec<lsp::Diagnostic> {
+    ///
+    /// A finding in the document itself on the range of one of the document's own errors is
+    /// left out: a parent that upstream drops (`dropped-chain-member`) because of its syntax
+    /// error already shows that error there.
+    pub(crate) fn diagnostics(
+        &self,
+        uri: &Uri,
+        options: &LintOptions,
+        own: &[lsp::Diagnostic],
+    ) -> Vec<lsp::Diagnostic> {
         lowering::lint::check_chain(&self.resolution, options)
             .iter()
-            .map(|d| self.to_lsp(d))
+            .map(|d| self.to_lsp(uri, d))
+            .filter(|d| {
+                !own.iter().any(|o| {
+                    o.range == d.range && o.severity == Some(lsp::DiagnosticSeverity::ERROR)
+                })
+            })
             .collect()
     }
 
-    fn to_lsp(&self, d: &Diagnostic) -> lsp::Diagnostic {
+    fn to_lsp(&self, uri: &Uri, d: &Diagnostic) -> lsp::Diagnostic {
         let built = &self.built;
         let mut related = Vec::new();
         let (range, place) = if Some(d.source) == self.source {
@@ -333,7 +347,7 @@ impl Context {
                 message: label.message.clone(),
             })
         }));
-        lsp_diagnostic(d, range, place.as_deref(), related)
+        lsp_diagnostic(d, uri, range, place.as_deref(), related)
     }
 
     fn member_name(&self, resolution: &Resolution, definition: &Definition) -> String {
@@ -446,6 +460,23 @@ impl Context {
             }
         }
         out
+    }
+
+    /// The keys the resolved chain sets in domain `domain` (trimmed names from the root):
+    /// `(key, value, template that sets it)`, in the chain's order.
+    pub(crate) fn keys_in(&self, domain: &[String]) -> Vec<(String, String, String)> {
+        self.resolution
+            .provenance
+            .iter()
+            .filter(|p| p.domain == domain)
+            .map(|p| {
+                (
+                    p.key.clone(),
+                    p.defined.value.clone(),
+                    self.member_name(&self.resolution, &p.defined),
+                )
+            })
+            .collect()
     }
 
     /// Which members of the chain set keys in domain `domain` (or below it).

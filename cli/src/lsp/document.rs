@@ -38,6 +38,23 @@ impl Document {
         }
     }
 
+    /// The edit that formats the document as `tarsdock fmt` does: `None` when it has errors
+    /// (`fmt` leaves such a file alone), no edit when it is formatted already.
+    pub(crate) fn formatted(&self) -> Option<Vec<lsp::TextEdit>> {
+        if self.parse.has_errors() {
+            return None;
+        }
+        let formatted = String::from_utf8(parser::fmt::format(&self.parse)).ok()?;
+        if formatted == self.text {
+            return Some(Vec::new());
+        }
+        let end = u32::try_from(self.text.len()).unwrap_or(u32::MAX);
+        Some(vec![lsp::TextEdit {
+            range: self.range(Span::new(0, end)),
+            new_text: formatted,
+        }])
+    }
+
     /// Applies `changes` in order (ranges refer to the text as changed so far), then lints.
     pub(crate) fn apply_changes(
         &mut self,
@@ -95,7 +112,7 @@ impl Document {
                 message: label.message.clone(),
             })
             .collect();
-        lsp_diagnostic(d, self.range(d.span), None, related)
+        lsp_diagnostic(d, uri, self.range(d.span), None, related)
     }
 
     /// The LSP range of `span`.
@@ -143,14 +160,16 @@ impl Document {
     }
 }
 
-/// The LSP diagnostic of finding `d` shown at `range`, with `related` information. `place`
-/// (where the finding really is, when `range` is elsewhere) goes into the message before the
-/// help.
+/// The LSP diagnostic of finding `d` shown at `range` of document `uri`, with `related`
+/// information. `place` (where the finding really is, when `range` is elsewhere) goes into the
+/// message. The help is not part of the message (editors show the message inline, where one
+/// line is all there is room for): it is the first related information, at the finding.
 pub(crate) fn lsp_diagnostic(
     d: &Diagnostic,
+    uri: &Uri,
     range: Range,
     place: Option<&str>,
-    related: Vec<DiagnosticRelatedInformation>,
+    mut related: Vec<DiagnosticRelatedInformation>,
 ) -> lsp::Diagnostic {
     let mut message = d.message.clone();
     if let Some(place) = place {
@@ -159,8 +178,16 @@ pub(crate) fn lsp_diagnostic(
         message.push(')');
     }
     if let Some(help) = &d.help {
-        message.push_str("\nhelp: ");
-        message.push_str(help);
+        related.insert(
+            0,
+            DiagnosticRelatedInformation {
+                location: Location {
+                    uri: uri.clone(),
+                    range,
+                },
+                message: format!("help: {help}"),
+            },
+        );
     }
     lsp::Diagnostic {
         range,

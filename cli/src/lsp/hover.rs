@@ -31,7 +31,7 @@ pub(crate) fn hover(doc: &Document, offset: u32, chain: Option<&Context>) -> Opt
 }
 
 /// The raw names of the domains enclosing the line at `index` (outermost first).
-fn enclosing(doc: &Document, index: usize) -> Vec<Span> {
+pub(super) fn enclosing(doc: &Document, index: usize) -> Vec<Span> {
     let lines = &doc.parse.tree.lines;
     let Some(line) = lines.get(index) else {
         return Vec::new();
@@ -58,7 +58,7 @@ fn enclosing(doc: &Document, index: usize) -> Vec<Span> {
     names
 }
 
-fn index_of(doc: &Document, line: &parser::Line) -> usize {
+pub(super) fn index_of(doc: &Document, line: &parser::Line) -> usize {
     doc.parse
         .tree
         .lines
@@ -67,7 +67,10 @@ fn index_of(doc: &Document, line: &parser::Line) -> usize {
 
 /// The domain `names` (raw names, outermost first) leads to in the model, and the trimmed
 /// names the model gives it on the way (what chain provenance is keyed by).
-fn descend<'a>(doc: &'a Document, names: &[Span]) -> Option<(DomainRef<'a>, Vec<String>)> {
+pub(super) fn descend<'a>(
+    doc: &'a Document,
+    names: &[Span],
+) -> Option<(DomainRef<'a>, Vec<String>)> {
     let mut current = doc.parse.config.root();
     let mut path = Vec::with_capacity(names.len());
     for name in names {
@@ -158,7 +161,10 @@ fn domain(
         .map(|span| (doc.position(span.start).line + 1).to_string())
         .collect();
     let mut out = format!(
-        "domain `{path}`\n\n{n_params} parameter(s), {n_children} sub-domain(s); opened on line {}",
+        "domain `{path}`\n\n{}, {}; opened on {} {}",
+        counted(n_params, "parameter", "parameters"),
+        counted(n_children, "sub-domain", "sub-domains"),
+        if opened.len() == 1 { "line" } else { "lines" },
         opened.join(", ")
     );
     if let Some(chain) = chain {
@@ -166,6 +172,11 @@ fn domain(
         out.push_str(&chain.domain_hover(&model_path));
     }
     Some(out)
+}
+
+/// `n` and the noun for it: `1 parameter`, `2 parameters`.
+fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// A code or rule name under the cursor in a `# tarsdock:` comment.

@@ -13,8 +13,11 @@
 
 mod actions;
 mod chain;
+mod completion;
+mod config_file;
 mod document;
 mod hover;
+mod symbols;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -23,14 +26,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use lowering::lint::LintOptions;
 use tower_lsp_server::jsonrpc::Result as RpcResult;
 use tower_lsp_server::ls_types::{
-    CodeActionKind, CodeActionOptions, CodeActionParams, CodeActionProviderCapability,
-    CodeActionResponse, DidChangeTextDocumentParams, DidChangeWatchedFilesParams,
+    self as lsp, CodeActionKind, CodeActionOptions, CodeActionParams, CodeActionProviderCapability,
+    CodeActionResponse, CompletionOptions, CompletionParams, CompletionResponse,
+    DidChangeTextDocumentParams, DidChangeWatchedFilesParams,
     DidChangeWatchedFilesRegistrationOptions, DidCloseTextDocumentParams,
-    DidOpenTextDocumentParams, DidSaveTextDocumentParams, FileSystemWatcher, GlobPattern, Hover,
+    DidOpenTextDocumentParams, DidSaveTextDocumentParams, DocumentFormattingParams,
+    DocumentSymbolParams, DocumentSymbolResponse, FileSystemWatcher, GlobPattern, Hover,
     HoverParams, HoverProviderCapability, InitializeParams, InitializeResult, InitializedParams,
-    MessageType, Registration, SaveOptions, ServerCapabilities, ServerInfo,
+    MessageType, OneOf, Registration, SaveOptions, ServerCapabilities, ServerInfo,
     TextDocumentSyncCapability, TextDocumentSyncKind, TextDocumentSyncOptions,
-    TextDocumentSyncSaveOptions, Uri,
+    TextDocumentSyncSaveOptions, TextEdit, Uri,
 };
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 
@@ -59,6 +64,8 @@ pub(crate) fn run(_args: &Args) -> anyhow::Result<Status> {
                 initial_index: None,
                 indexes: chain::Indexes::default(),
                 can_watch_files: false,
+                configs: HashMap::new(),
+                published: HashMap::new(),
             }),
         });
         Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
@@ -85,6 +92,10 @@ struct State {
     /// The client lets the server register file watchers (`didChangeWatchedFiles` with
     /// `dynamicRegistration`).
     can_watch_files: bool,
+    /// Open `tarsdock.toml` buffers: checked as config files, not linted as templates.
+    configs: HashMap<Uri, config_file::Buffer>,
+    /// What was last published for each document: an unchanged list is not sent again.
+    published: HashMap<Uri, Vec<lsp::Diagnostic>>,
 }
 
 struct Open {
@@ -175,7 +186,8 @@ impl State {
             };
             let mut diagnostics = open.document.lsp_diagnostics(uri);
             if let Some(context) = context {
-                diagnostics.extend(context.diagnostics(&open.settings.options));
+                let chain = context.diagnostics(uri, &open.settings.options, &diagnostics);
+                diagnostics.extend(chain);
                 // Stable: the document's own findings keep their order on a tie.
                 diagnostics.sort_by_key(|d| (d.range.start.line, d.range.start.character));
             }
@@ -227,9 +239,21 @@ impl Backend {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Publishes the diagnostics of each of `uris` (showing any warning first).
+    /// Publishes the diagnostics of each of `uris` that changed since they were last published
+    /// (showing any warning first).
     async fn publish(&self, uris: &[Uri]) {
-        let (published, messages) = self.state().diagnostics(uris);
+        let (published, messages) = {
+            let mut state = self.state();
+            let (mut published, messages) = state.diagnostics(uris);
+            published.retain(|p| {
+                if state.published.get(&p.uri) == Some(&p.diagnostics) {
+                    return false;
+                }
+                state.published.insert(p.uri.clone(), p.diagnostics.clone());
+                true
+            });
+            (published, messages)
+        };
         self.show_warnings(messages).await;
         for Publish {
             uri,
@@ -312,6 +336,11 @@ fn is_config(uri: &Uri) -> bool {
     uri.path().as_str().ends_with(config::FILE_NAME)
 }
 
+/// A TOML file (a config or a template index): never linted as a template.
+fn is_toml(uri: &Uri, language: Option<&str>) -> bool {
+    language == Some("toml") || uri.path().as_str().ends_with(".toml")
+}
+
 /// The `index` of the client's `initializationOptions`, if it is a string.
 fn initial_index(options: Option<&serde_json::Value>) -> Option<PathBuf> {
     let index = options?.get("index")?.as_str()?;
@@ -344,6 +373,12 @@ impl LanguageServer for Backend {
                     },
                 )),
                 hover_provider: Some(HoverProviderCapability::Simple(true)),
+                document_formatting_provider: Some(OneOf::Left(true)),
+                document_symbol_provider: Some(OneOf::Left(true)),
+                completion_provider: Some(CompletionOptions {
+                    trigger_characters: Some(vec!["$".to_owned(), "{".to_owned()]),
+                    ..CompletionOptions::default()
+                }),
                 code_action_provider: Some(CodeActionProviderCapability::Options(
                     CodeActionOptions {
                         code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
@@ -399,6 +434,17 @@ impl LanguageServer for Backend {
 
     async fn did_open(&self, params: DidOpenTextDocumentParams) {
         let item = params.text_document;
+        if is_toml(&item.uri, Some(item.language_id.as_str())) {
+            if is_config(&item.uri) {
+                let buffer = config_file::Buffer::new(item.text);
+                let diagnostics = buffer.diagnostics(&item.uri);
+                self.state().configs.insert(item.uri.clone(), buffer);
+                self.client
+                    .publish_diagnostics(item.uri, diagnostics, Some(item.version))
+                    .await;
+            }
+            return;
+        }
         let (message, config) = {
             let mut state = self.state();
             let (settings, message) = Self::settings_for(&mut state, &item.uri);
@@ -430,6 +476,17 @@ impl LanguageServer for Backend {
 
     async fn did_change(&self, params: DidChangeTextDocumentParams) {
         let uri = params.text_document.uri;
+        let version = params.text_document.version;
+        let config = self.state().configs.get_mut(&uri).map(|buffer| {
+            buffer.apply_changes(params.content_changes.clone());
+            buffer.diagnostics(&uri)
+        });
+        if let Some(diagnostics) = config {
+            self.client
+                .publish_diagnostics(uri, diagnostics, Some(version))
+                .await;
+            return;
+        }
         let uris = {
             let mut state = self.state();
             let Some(open) = state.documents.get_mut(&uri) else {
@@ -476,6 +533,8 @@ impl LanguageServer for Backend {
             let mut uris = state.with_chain_members(&uri);
             uris.retain(|u| *u != uri);
             state.documents.remove(&uri);
+            state.configs.remove(&uri);
+            state.published.remove(&uri);
             uris
         };
         // Clear what the editor shows for a closed file.
@@ -494,12 +553,54 @@ impl LanguageServer for Backend {
         }))
     }
 
-    async fn code_action(&self, params: CodeActionParams) -> RpcResult<Option<CodeActionResponse>> {
-        let uri = params.text_document.uri;
+    async fn formatting(
+        &self,
+        params: DocumentFormattingParams,
+    ) -> RpcResult<Option<Vec<TextEdit>>> {
         let state = self.state();
         Ok(state
             .documents
-            .get(&uri)
-            .map(|open| actions::actions(&open.document, &uri, params.range)))
+            .get(&params.text_document.uri)
+            .and_then(|open| open.document.formatted()))
+    }
+
+    async fn document_symbol(
+        &self,
+        params: DocumentSymbolParams,
+    ) -> RpcResult<Option<DocumentSymbolResponse>> {
+        let state = self.state();
+        Ok(state
+            .documents
+            .get(&params.text_document.uri)
+            .map(|open| DocumentSymbolResponse::Nested(symbols::symbols(&open.document))))
+    }
+
+    async fn completion(&self, params: CompletionParams) -> RpcResult<Option<CompletionResponse>> {
+        let at = params.text_document_position;
+        let uri = &at.text_document.uri;
+        let mut state = self.state();
+        let (context, _) = state.chain_context(uri, &mut HashMap::new());
+        Ok(state.documents.get(uri).map(|open| {
+            let offset = open.document.offset(at.position);
+            CompletionResponse::Array(completion::complete(
+                &open.document,
+                offset,
+                context.as_ref(),
+            ))
+        }))
+    }
+
+    async fn code_action(&self, params: CodeActionParams) -> RpcResult<Option<CodeActionResponse>> {
+        let uri = params.text_document.uri;
+        let state = self.state();
+        Ok(state.documents.get(&uri).map(|open| {
+            actions::actions(
+                &open.document,
+                &uri,
+                &open.settings.options,
+                params.range,
+                &params.context.diagnostics,
+            )
+        }))
     }
 }

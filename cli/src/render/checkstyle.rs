@@ -11,6 +11,11 @@
 //! ```
 //! Every linted file gets a `<file>` element, also when clean. Columns are 1-based Unicode
 //! scalar values; severities are `error`, `warning` and `info`.
+//!
+//! XML 1.0 cannot carry most C0 control characters, not even as character references, so a
+//! file name or message holding one (from the template) would make the report unreadable:
+//! every control character is written as an escape (`\x1b`, [`parser::terminal`]), and the
+//! two non-characters XML also excludes (U+FFFE, U+FFFF) as U+FFFD.
 
 use std::io::Write as _;
 
@@ -31,7 +36,8 @@ pub(crate) fn render(report: &Report) -> std::io::Result<String> {
     writer.write_event(Event::Start(root))?;
     for (id, file) in report.sources.iter() {
         let mut element = BytesStart::new("file");
-        element.push_attribute(("name", file.name.as_str()));
+        let name = xml_text(&file.name);
+        element.push_attribute(("name", name.as_str()));
         let findings: Vec<_> = report
             .diagnostics
             .iter()
@@ -53,6 +59,7 @@ pub(crate) fn render(report: &Report) -> std::io::Result<String> {
                 message.push_str(help);
                 message.push(')');
             }
+            let message = xml_text(&message);
             let mut error = BytesStart::new("error");
             error.push_attribute(("line", line.as_str()));
             error.push_attribute(("column", column.as_str()));
@@ -67,4 +74,28 @@ pub(crate) fn render(report: &Report) -> std::io::Result<String> {
     let mut bytes = writer.into_inner();
     bytes.write_all(b"\n")?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// `text` as XML 1.0 can carry it in an attribute.
+fn xml_text(text: &str) -> String {
+    parser::terminal::escape_controls(text)
+        .chars()
+        .map(|c| match c {
+            '\u{fffe}' | '\u{ffff}' => '\u{fffd}',
+            c => c,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn characters_xml_cannot_carry_are_escaped() {
+        assert_eq!(
+            xml_text("a\x1b[2J\0b\u{ffff}\tc"),
+            "a\\x1b[2J\\x00b\u{fffd}\tc"
+        );
+    }
 }

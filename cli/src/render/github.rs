@@ -6,7 +6,9 @@
 //! `error` and `warning` map to `::error` and `::warning`, `info` to `::notice`. Columns are
 //! 1-based Unicode scalar values, end columns exclusive. The message carries the label and the
 //! help on further lines. Values are escaped as the Actions runner expects (`%`, CR, LF, and in
-//! properties also `:` and `,`).
+//! properties also `:` and `,`), after every other control character of the template or file
+//! name is escaped ([`parser::terminal`]): the runner prints annotations into the log, where an
+//! escape sequence would act on whoever reads it.
 
 use std::fmt::Write as _;
 
@@ -56,7 +58,8 @@ pub(crate) fn render(report: &Report) -> String {
 
 /// Escapes a message (the part after `::`).
 fn data(s: &str) -> String {
-    s.replace('%', "%25")
+    parser::terminal::escape_controls(s)
+        .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }
@@ -74,5 +77,6 @@ mod tests {
     fn escaping() {
         assert_eq!(data("50% a\nb"), "50%25 a%0Ab");
         assert_eq!(property("a:b,c"), "a%3Ab%2Cc");
+        assert_eq!(data("a\x1b[2Jb\u{9b}c\rd"), "a\\x1b[2Jb\\u{9b}c\\x0dd");
     }
 }

@@ -1,8 +1,7 @@
 //! Human output: miette's graphical report per finding, and a concise one-line form.
 
-use std::fmt::Write as _;
-
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
+use parser::terminal::escape_controls;
 use parser::{Diagnostic, Severity, SourceId, Sources};
 
 use super::Report;
@@ -24,33 +23,11 @@ pub(crate) fn render(report: &Report, color: bool, width: usize) -> String {
         let adapter = Adapter::new(diagnostic, &report.sources);
         if handler.render_report(&mut out, &adapter).is_err() {
             // Rendering into a String cannot fail; fall back to the concise line regardless.
-            out.push_str(&concise_line(diagnostic, &report.sources));
+            out.push_str(&super::concise::line(diagnostic, &report.sources));
         }
         out.push('\n');
     }
     out
-}
-
-/// `file:line:col: severity[code] message` per finding.
-pub(crate) fn render_concise(report: &Report) -> String {
-    report
-        .diagnostics
-        .iter()
-        .map(|d| concise_line(d, &report.sources))
-        .collect()
-}
-
-fn concise_line(d: &Diagnostic, sources: &Sources) -> String {
-    let mut line = String::new();
-    match sources.get(d.source) {
-        Some(file) => {
-            let at = file.line_col(d.span.start);
-            let _ = write!(line, "{}:{}:{}: ", file.name, at.line, at.column);
-        }
-        None => line.push_str("<unknown>: "),
-    }
-    let _ = writeln!(line, "{}[{}] {}", d.severity, d.code, d.message);
-    line
 }
 
 /// A [`parser::Diagnostic`] seen through miette's `Diagnostic` trait, with its source text.
@@ -70,22 +47,38 @@ impl<'a> Adapter<'a> {
     fn new(diagnostic: &'a Diagnostic, sources: &Sources) -> Self {
         let source = source_of(sources, diagnostic.source);
         let mut labels = vec![LabeledSpan::new_primary_with_span(
-            Some(diagnostic.label.clone()).filter(|l| !l.is_empty()),
+            Some(escape_controls(&diagnostic.label).into_owned()).filter(|l| !l.is_empty()),
             diagnostic.span,
         )];
         let mut related = Vec::new();
+        // miette heads a report at its first snippet: a label in the same file, before the
+        // primary and too far from it to share its snippet (one context line each side), is
+        // shown as a related report, so the header names the finding, not the label.
+        let line_of = |span: parser::Span| {
+            sources
+                .get(diagnostic.source)
+                .map_or(0, |file| file.line_col(span.start).line)
+        };
+        let primary_line = line_of(diagnostic.span);
         for label in &diagnostic.related {
-            if label.source == diagnostic.source {
+            if label.source == diagnostic.source
+                && (label.span.start >= diagnostic.span.start
+                    || primary_line - line_of(label.span) <= 3)
+            {
                 labels.push(LabeledSpan::new_with_span(
-                    Some(label.message.clone()),
+                    Some(escape_controls(&label.message).into_owned()),
                     label.span,
                 ));
             } else {
                 related.push(Self {
                     diagnostic,
-                    source: source_of(sources, label.source),
+                    source: if label.source == diagnostic.source {
+                        source.clone()
+                    } else {
+                        source_of(sources, label.source)
+                    },
                     labels: vec![LabeledSpan::new_primary_with_span(
-                        Some(label.message.clone()),
+                        Some(escape_controls(&label.message).into_owned()),
                         label.span,
                     )],
                     related: Vec::new(),
@@ -108,9 +101,35 @@ impl<'a> Adapter<'a> {
 
 fn source_of(sources: &Sources, id: SourceId) -> NamedSource<String> {
     match sources.get(id) {
-        Some(file) => NamedSource::new(file.name.clone(), file.display_text()),
+        Some(file) => NamedSource::new(
+            escape_controls(&file.name),
+            inert_source(file.display_text()),
+        ),
         None => NamedSource::new("<unknown>", String::new()),
     }
+}
+
+/// The template text as the snippets show it: every character a terminal would act on
+/// ([`parser::terminal::is_unsafe_char`]) replaced by one of the same UTF-8 length (`?`, `¿`,
+/// `\u{fffd}`), so that byte spans still point where they did. A CR that ends a line stays.
+fn inert_source(text: String) -> String {
+    if !text.contains(parser::terminal::is_unsafe_char) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if !parser::terminal::is_unsafe_char(c) || (c == '\r' && chars.peek() == Some(&'\n')) {
+            out.push(c);
+            continue;
+        }
+        out.push(match c.len_utf8() {
+            1 => '?',
+            2 => '\u{bf}',
+            _ => '\u{fffd}',
+        });
+    }
+    out
 }
 
 const fn severity(s: Severity) -> miette::Severity {
@@ -123,7 +142,7 @@ const fn severity(s: Severity) -> miette::Severity {
 
 impl std::fmt::Display for Adapter<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&escape_controls(&self.message))
     }
 }
 
@@ -149,7 +168,7 @@ impl miette::Diagnostic for Adapter<'_> {
         self.diagnostic
             .help
             .as_ref()
-            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+            .map(|h| Box::new(escape_controls(h).into_owned()) as Box<dyn std::fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {

@@ -1,6 +1,7 @@
 //! Output formats for diagnostics: one file per format.
 
 pub(crate) mod checkstyle;
+pub(crate) mod concise;
 pub(crate) mod github;
 pub(crate) mod human;
 pub(crate) mod json;
@@ -36,6 +37,12 @@ impl Report {
 
     /// One line for stderr: `found 2 errors, 1 warning in 3 files`.
     pub(crate) fn summary(&self) -> String {
+        self.summary_of(self.sources.len())
+    }
+
+    /// [`Report::summary`] for `n_files` linted files (the sources may also hold the files of
+    /// their chains).
+    pub(crate) fn summary_of(&self, n_files: usize) -> String {
         let plural = |n: usize, word: &str| {
             if n == 1 {
                 format!("{n} {word}")
@@ -43,7 +50,7 @@ impl Report {
                 format!("{n} {word}s")
             }
         };
-        let files = plural(self.sources.len(), "file");
+        let files = plural(n_files, "file");
         if self.diagnostics.is_empty() {
             return format!("no findings in {files}");
         }

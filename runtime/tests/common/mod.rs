@@ -52,10 +52,11 @@ pub fn linux_request(service: &ServiceDir, image: &str, cleanup: &Cleanup) -> La
         })
         .collect();
     let mut docker_mounts: Vec<Mount> = mounts.iter().map(|(p, _)| bind(p, p)).collect();
-    docker_mounts.push(bind(
-        Path::new("/etc/localtime"),
-        Path::new("/etc/localtime"),
-    ));
+    // Read-only, as lowering plans it: the policy refuses the time zone writable.
+    docker_mounts.push(Mount {
+        read_only: Some(true),
+        ..bind(Path::new("/etc/localtime"), Path::new("/etc/localtime"))
+    });
     mount_origins.push(MountOrigin {
         host_path: "/etc/localtime".into(),
         container_path: "/etc/localtime".into(),

@@ -1,0 +1,378 @@
+//! The mount and container policy where it meets the engine (issue 12 items 3, 4, 5): a
+//! launch request asking for host namespaces, capabilities, the host's `/` or the engine's
+//! socket is refused and nothing is created; a host path swapped for a link between the plan
+//! and the create is caught by the runtime's own check; `deploy` refuses a log path that
+//! leads into a sensitive directory before it writes anything.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use lowering::ir::Target;
+use lowering::lower::{PlanOptions, Policy};
+use lowering::plan::{ServiceOverrides, plan_generated_config};
+use lowering::render::NodeInputs;
+use runtime::models::{ContainerCreateBody, HostConfig};
+use runtime::{LaunchAction, LaunchOptions, LaunchRequest};
+use testkit::docker::{Cleanup, base_image, engine_available, socket_path, unique_name};
+
+/// A sleeping container with `host_config`, labelled for cleanup.
+fn request(name: &str, cleanup: &Cleanup, host_config: HostConfig) -> LaunchRequest {
+    let image = base_image();
+    let body = ContainerCreateBody {
+        image: Some(image.clone()),
+        entrypoint: Some(vec!["/bin/sleep".into(), "3600".into()]),
+        labels: Some(common::test_labels(cleanup)),
+        host_config: Some(HostConfig {
+            init: Some(true),
+            network_mode: Some("host".into()),
+            ..host_config
+        }),
+        ..Default::default()
+    };
+    common::request(name, &image, body, vec![], vec![])
+}
+
+#[tokio::test]
+async fn launch_requests_asking_for_the_host_are_refused_and_nothing_is_created() {
+    if !engine_available("launch_requests_asking_for_the_host_are_refused") {
+        return;
+    }
+    let cleanup = Cleanup::new();
+    let locks = tempfile::tempdir().unwrap();
+    let rt = common::connect(locks.path()).await;
+    let socket = socket_path().display().to_string();
+    let cases: Vec<(&str, HostConfig, &str)> = vec![
+        (
+            "pid",
+            HostConfig {
+                pid_mode: Some("host".into()),
+                ..Default::default()
+            },
+            "HostConfig.PidMode = host",
+        ),
+        (
+            "cap",
+            HostConfig {
+                cap_add: Some(vec!["SYS_ADMIN".into()]),
+                ..Default::default()
+            },
+            "HostConfig.CapAdd = SYS_ADMIN",
+        ),
+        (
+            "root",
+            HostConfig {
+                mounts: Some(vec![common::bind(Path::new("/"), Path::new("/host"))]),
+                ..Default::default()
+            },
+            "mount /:/host",
+        ),
+        (
+            "socket",
+            HostConfig {
+                mounts: Some(vec![common::bind(
+                    Path::new(&socket),
+                    Path::new("/var/run/docker.sock"),
+                )]),
+                ..Default::default()
+            },
+            "--allow engine-socket",
+        ),
+        (
+            "binds",
+            HostConfig {
+                binds: Some(vec!["/:/host:ro".into()]),
+                ..Default::default()
+            },
+            "request field HostConfig.Binds[0]",
+        ),
+    ];
+    for (case, host_config, expected) in cases {
+        let name = unique_name(&format!("policy-{case}"));
+        let request = request(&name, &cleanup, host_config);
+        let error = rt
+            .launch(&request, &LaunchOptions::default(), &mut |_| {})
+            .await
+            .expect_err(case);
+        assert_eq!(error.kind().as_str(), "policy-refused", "{case}: {error}");
+        let message = error.to_string();
+        assert!(message.contains(expected), "{case}: {message}");
+        assert!(message.contains("nothing was created"), "{message}");
+        assert_eq!(
+            rt.status(&name).await.unwrap().state,
+            "absent",
+            "{case}: a container was created"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_allowance_lets_only_what_it_names_through() {
+    if !engine_available("an_allowance_lets_only_what_it_names_through") {
+        return;
+    }
+    let cleanup = Cleanup::new();
+    let locks = tempfile::tempdir().unwrap();
+    let rt = common::connect(locks.path()).await;
+    let options = LaunchOptions {
+        policy: runtime::LaunchPolicy {
+            allow: Policy::parse("cap-add").unwrap(),
+            ..Default::default()
+        },
+        ..LaunchOptions::default()
+    };
+    let name = unique_name("policy-allowed");
+    let caps = HostConfig {
+        cap_add: Some(vec!["NET_ADMIN".into()]),
+        ..Default::default()
+    };
+    let report = rt
+        .launch(
+            &request(&name, &cleanup, caps.clone()),
+            &options,
+            &mut |_| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.action, LaunchAction::Created);
+
+    let name = unique_name("policy-still-refused");
+    let both = HostConfig {
+        pid_mode: Some("host".into()),
+        ..caps
+    };
+    let error = rt
+        .launch(&request(&name, &cleanup, both), &options, &mut |_| {})
+        .await
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("PidMode"), "{message}");
+    assert!(!message.contains("CapAdd"), "{message}");
+}
+
+/// A service config for `name` under `root`, with one `<volumes>` line.
+fn service_config(name: &str, root: &Path, volume: &str) -> Vec<u8> {
+    let (app, server) = name.split_once('.').unwrap();
+    format!(
+        "<tars>\n<application>\n<server>\napp={app}\nserver={server}\n\
+         basepath={root}/tarsnode/data/{name}/bin/\ndatapath={root}/tarsnode/data/{name}/data/\n\
+         logpath={root}/app_log/\n</server>\n<container>\n<volumes>\n{volume}\n</volumes>\n\
+         </container>\n</application>\n</tars>\n",
+        root = root.display()
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn a_link_swapped_in_after_the_plan_is_refused_before_create() {
+    if !engine_available("a_link_swapped_in_after_the_plan_is_refused_before_create") {
+        return;
+    }
+    let cleanup = Cleanup::new();
+    let locks = tempfile::tempdir().unwrap();
+    let rt = common::connect(locks.path()).await;
+    let temp = tempfile::tempdir().unwrap();
+    let root = temp.path().canonicalize().unwrap();
+    let name = unique_name("policy-swap");
+    for dir in [
+        format!("tarsnode/data/{name}/bin"),
+        format!("tarsnode/data/{name}/data"),
+        "app_log".to_owned(),
+        "shared".to_owned(),
+    ] {
+        std::fs::create_dir_all(root.join(dir)).unwrap();
+    }
+    let shared = root.join("shared");
+    let config = parser::parse(service_config(
+        &name,
+        &root,
+        &format!("{}=/shared", shared.display()),
+    ))
+    .config;
+    let options = PlanOptions {
+        image: base_image(),
+        target: Target::Linux,
+        entrypoint: Some(vec!["/bin/sleep".into(), "3600".into()]),
+        ..PlanOptions::default()
+    };
+    let lowered = plan_generated_config(&config, &ServiceOverrides::default(), &options);
+    assert!(!lowered.has_errors(), "{:#?}", lowered.diagnostics);
+    let plan = lowered.plan.unwrap();
+    let mut request = runtime::plan_request::launch_request(&plan, "test-node", None);
+    request
+        .body
+        .labels
+        .get_or_insert_with(Default::default)
+        .extend([cleanup.label()]);
+    common::rehash(&mut request);
+
+    // Between the plan and the launch, the shared directory becomes a link to /etc.
+    std::fs::remove_dir(&shared).unwrap();
+    std::os::unix::fs::symlink("/etc", &shared).unwrap();
+
+    let error = rt
+        .launch(&request, &LaunchOptions::default(), &mut |_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind().as_str(), "policy-refused", "{error}");
+    let message = error.to_string();
+    assert!(
+        message.contains("which resolves to `/etc`") && message.contains("=/shared)"),
+        "the refusal names the mount, where it leads and its template line: {message}"
+    );
+    assert_eq!(rt.status(&name).await.unwrap().state, "absent");
+}
+
+#[tokio::test]
+async fn a_stopped_container_whose_mount_became_a_link_is_not_started_again() {
+    if !engine_available("a_stopped_container_whose_mount_became_a_link") {
+        return;
+    }
+    let cleanup = Cleanup::new();
+    let locks = tempfile::tempdir().unwrap();
+    let rt = common::connect(locks.path()).await;
+    let temp = tempfile::tempdir().unwrap();
+    let shared = temp.path().canonicalize().unwrap().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    let name = unique_name("policy-restart");
+    let request = request(
+        &name,
+        &cleanup,
+        HostConfig {
+            mounts: Some(vec![common::bind(&shared, Path::new("/shared"))]),
+            ..Default::default()
+        },
+    );
+    let report = rt
+        .launch(&request, &LaunchOptions::default(), &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(report.action, LaunchAction::Created);
+    rt.stop(
+        &name,
+        &runtime::StopOptions {
+            timeout: std::time::Duration::from_secs(1),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+
+    // While it is stopped, its bind source becomes a link to /etc. The engine would follow it
+    // when starting the existing container; the same plan must not start it.
+    std::fs::remove_dir(&shared).unwrap();
+    std::os::unix::fs::symlink("/etc", &shared).unwrap();
+    let error = rt
+        .launch(&request, &LaunchOptions::default(), &mut |_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind().as_str(), "policy-refused", "{error}");
+    assert!(error.to_string().contains("`/etc`"), "{error}");
+    assert_ne!(rt.status(&name).await.unwrap().state, "running");
+}
+
+/// A package with one executable, `<server>/<server>`.
+fn package(dir: &Path, server: &str) -> PathBuf {
+    let path = dir.join(format!("{server}.tgz"));
+    let file = std::fs::File::create(&path).unwrap();
+    let gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+    let mut tar = tar::Builder::new(gz);
+    let body = b"#!/bin/sh\nexec sleep 3600\n";
+    let mut header = tar::Header::new_gnu();
+    header.set_size(body.len() as u64);
+    header.set_mode(0o755);
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_cksum();
+    tar.append_data(&mut header, format!("{server}/{server}"), &body[..])
+        .unwrap();
+    tar.into_inner().unwrap().finish().unwrap();
+    path
+}
+
+fn deploy_input<'a>(
+    profile: &'a parser::Config,
+    package: &Path,
+    tars_path: &str,
+    log_path: &str,
+) -> runtime::deploy::DeployInput<'a> {
+    runtime::deploy::DeployInput {
+        app: "PolicyTest".into(),
+        server: "Hello".into(),
+        node: "test-node".into(),
+        package: package.to_path_buf(),
+        profile,
+        node_inputs: NodeInputs {
+            container_mode: false,
+            node_key: "tars.tarsnode.ServerObj@tcp -h 127.0.0.1 -p 19386 -t 60000".into(),
+            local: None,
+            adapters: vec![],
+            macros: BTreeMap::new(),
+        },
+        image: base_image(),
+        server_type: runtime::script::ServerType::Cpp,
+        mode: runtime::script::RunMode::Native,
+        target: Target::Linux,
+        tars_path: tars_path.to_owned(),
+        log_path: log_path.to_owned(),
+        host_path: None,
+        policy: Policy::default(),
+    }
+}
+
+#[test]
+fn deploy_refuses_paths_that_lead_into_sensitive_directories_before_writing() {
+    let temp = tempfile::tempdir().unwrap();
+    let root = temp.path().canonicalize().unwrap();
+    let package = package(&root, "Hello");
+    let profile = parser::parse(
+        b"<tars>\n<application>\n<server>\napp=${app}\nserver=${server}\n\
+          basepath=${basepath}\ndatapath=${datapath}\nlogpath=${logpath}\n</server>\n\
+          </application>\n</tars>\n"
+            .to_vec(),
+    )
+    .config;
+    let tars = root.join("tars").display().to_string();
+
+    // The log path is a link into /run (runtime state, where the engines' sockets are).
+    let target = PathBuf::from(format!(
+        "/run/tarsdock-policy-{}",
+        testkit::docker::run_id()
+    ));
+    std::fs::create_dir(&target).unwrap();
+    let link = root.join("logs");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let input = deploy_input(&profile, &package, &tars, &link.display().to_string());
+    let result = runtime::deploy::prepare(&input);
+    let written = target.join("PolicyTest").exists();
+    let _ = std::fs::remove_dir_all(&target);
+    let error = result.expect_err("a log path leading into /run is refused");
+    assert!(!written, "deploy wrote into {}", target.display());
+    let message = error.to_string();
+    assert!(
+        message.contains("--log-path") && message.contains(&target.display().to_string()),
+        "{message}"
+    );
+    assert_eq!(error.kind(), runtime::deploy::DeployErrorKind::Usage);
+
+    // Sensitive paths as written: refused before anything is created.
+    for (tars_path, log_path, needle) in [
+        (tars.as_str(), "/etc", "`/etc`"),
+        ("/", "/data/x/app_log", "--tars-path `/`"),
+        (tars.as_str(), tars.as_str(), "tars root"),
+    ] {
+        let input = deploy_input(&profile, &package, tars_path, log_path);
+        let message = runtime::deploy::prepare(&input).unwrap_err().to_string();
+        assert!(
+            message.contains(needle),
+            "{tars_path} {log_path}: {message}"
+        );
+    }
+    assert!(!Path::new(&tars).exists(), "nothing was laid out");
+
+    // The same layout with ordinary paths deploys.
+    let input = deploy_input(&profile, &package, &tars, &format!("{tars}/app_log"));
+    let deployment = runtime::deploy::prepare(&input).unwrap();
+    assert_eq!(deployment.name, "PolicyTest.Hello");
+}
