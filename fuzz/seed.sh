@@ -54,3 +54,35 @@ for child in "$templates"/*.conf; do
         > "$here/corpus/join/$name"
 done
 echo "seeded: $(find "$here/corpus" -type f | wc -l) files in $here/corpus"
+
+# The `unpack` target takes tar streams: a few small packages (a Tars layout, links, a hard
+# link, a link through a link), written here so nothing binary is committed.
+if command -v python3 > /dev/null; then
+    mkdir -p "$here/corpus/unpack"
+    python3 - "$here/corpus/unpack" <<'PY'
+import io, sys, tarfile, pathlib
+out = pathlib.Path(sys.argv[1])
+def pack(name, entries):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for path, kind, extra in entries:
+            info = tarfile.TarInfo(path)
+            if kind == "dir":
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                tar.addfile(info)
+            elif kind == "file":
+                info.size, info.mode = len(extra), 0o755
+                tar.addfile(info, io.BytesIO(extra))
+            elif kind == "sym":
+                info.type, info.linkname = tarfile.SYMTYPE, extra
+                tar.addfile(info)
+            elif kind == "hard":
+                info.type, info.linkname = tarfile.LNKTYPE, extra
+                tar.addfile(info)
+    (out / name).write_bytes(buf.getvalue())
+pack("tars-layout", [("Hello/", "dir", None), ("Hello/Hello", "file", b"\x7fELF"), ("Hello/lib/libx.so.1", "file", b"x"),
+                     ("Hello/lib/libx.so", "sym", "libx.so.1"), ("Hello/copy", "hard", "Hello/Hello")])
+pack("chained", [("Server", "file", b"x"), ("d/e/s1", "sym", "../.."), ("d/e/s2", "sym", "s1/../../.."), ("s3", "sym", "d/e/s1/d")])
+pack("through", [("a", "sym", "b"), ("b/", "dir", None), ("a/x", "file", b"x"), ("b/a/..", "sym", ".")])
+PY
+fi

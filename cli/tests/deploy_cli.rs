@@ -123,10 +123,6 @@ impl Node {
             self.image.clone(),
             "--server-type".into(),
             "cpp".into(),
-            "--tars-path".into(),
-            tars.display().to_string(),
-            "--log-path".into(),
-            tars.join("app_log").display().to_string(),
             "--lock-dir".into(),
             self.path("locks").display().to_string(),
             "--stop-timeout".into(),
@@ -135,6 +131,12 @@ impl Node {
         if !extra.contains(&"--template") {
             args.push("--template".into());
             args.push(fixtures.join("template.conf").display().to_string());
+        }
+        if !extra.contains(&"--tars-path") {
+            args.push("--tars-path".into());
+            args.push(tars.display().to_string());
+            args.push("--log-path".into());
+            args.push(tars.join("app_log").display().to_string());
         }
         args.extend(extra.iter().map(|s| (*s).to_owned()));
         Command::new(env!("CARGO_BIN_EXE_tarsdock"))
@@ -282,4 +284,313 @@ fn deploy_failures_have_their_exit_codes() {
     );
     assert_eq!(code(&run), 3, "{}", String::from_utf8_lossy(&run.stderr));
     assert_eq!(error(&run)["exit_code"], 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 12 (what a container, a package or a path can make deploy do) and issue 15's SIGTERM.
+
+/// Runs `script` with the busybox shell inside the running container `id`.
+fn in_container(id: &str, script: &str) {
+    let out = docker(&["exec", id, "/bin/busybox", "sh", "-c", script]);
+    assert!(
+        out.status.success(),
+        "docker exec: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Node {
+    fn server_dir(&self) -> PathBuf {
+        self.path("tars/tarsnode/data").join(self.service())
+    }
+}
+
+#[test]
+fn deploy_refuses_a_link_the_container_planted_and_deletes_nothing() {
+    if !engine_available("deploy_refuses_a_link_the_container_planted_and_deletes_nothing") {
+        return;
+    }
+    let node = Node::new("deploy-cli-plant", base_image());
+    let _remove = RemoveApp(node.app.clone());
+    let victim = node.path("victim");
+    std::fs::create_dir(&victim).unwrap();
+    std::fs::write(victim.join("precious"), "keep me").unwrap();
+    let first = node.deploy(&node.package("1.0"), &[]);
+    assert_eq!(
+        code(&first),
+        0,
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let id = json_out(&first)["launch"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The container swaps `bin` for a link to a host directory.
+    in_container(
+        &id,
+        &format!(
+            "cd {} && rm bin && /bin/busybox ln -s {} bin",
+            node.server_dir().display(),
+            victim.display()
+        ),
+    );
+    let run = node.deploy(&node.package("2.0"), &[]);
+    assert_eq!(code(&run), 12, "{}", String::from_utf8_lossy(&run.stderr));
+    let error = json_out(&run)["error"].clone();
+    assert_eq!(error["kind"], "layout");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("/bin is a symbolic link"), "{message}");
+    assert!(message.contains(&*victim.to_string_lossy()), "{message}");
+    assert_eq!(
+        std::fs::read_to_string(victim.join("precious")).unwrap(),
+        "keep me"
+    );
+    // Nothing was written: the planted link is still there, the container still runs.
+    assert_eq!(
+        std::fs::read_link(node.server_dir().join("bin")).unwrap(),
+        victim
+    );
+    let state = docker(&["inspect", "-f", "{{.State.Running}}", &id]);
+    assert_eq!(String::from_utf8_lossy(&state.stdout).trim(), "true");
+}
+
+#[test]
+fn deploy_restores_changed_package_files_in_a_fresh_container() {
+    if !engine_available("deploy_restores_changed_package_files_in_a_fresh_container") {
+        return;
+    }
+    let node = Node::new("deploy-cli-restore", base_image());
+    let _remove = RemoveApp(node.app.clone());
+    let package = node.package("1.0");
+    let first = json_out(&node.deploy(&package, &[]));
+    let id = first["launch"]["id"].as_str().unwrap().to_owned();
+    // The container replaces the binary beside itself (the running one cannot be written).
+    in_container(
+        &id,
+        &format!(
+            "cd {}/bin && rm {s} && echo '#!/bin/sh' > {s}",
+            node.server_dir().display(),
+            s = node.server
+        ),
+    );
+    let run = node.deploy(&package, &[]);
+    assert_eq!(code(&run), 0, "{}", String::from_utf8_lossy(&run.stderr));
+    let again = json_out(&run);
+    assert_eq!(again["bin"]["action"], "replaced", "{again}");
+    let restored = again["restored"].as_array().unwrap();
+    assert!(
+        restored[0]
+            .as_str()
+            .unwrap()
+            .contains(&format!("`{}` has other content", node.server)),
+        "{again}"
+    );
+    assert_eq!(again["launch"]["action"], "created", "{again}");
+    assert_ne!(again["launch"]["id"], id.as_str());
+    let lines = converse(node.port, &["hello"], Duration::from_secs(20)).unwrap();
+    assert_eq!(
+        lines.get(1).map(String::as_str),
+        Some(format!("hello from {} version=1.0", node.service()).as_str())
+    );
+    // And the next deploy finds nothing to restore.
+    let third = json_out(&node.deploy(&package, &[]));
+    assert_eq!(third["bin"]["action"], "unchanged");
+    assert_eq!(third["restored"], serde_json::json!([]));
+    assert_eq!(third["launch"]["action"], "unchanged");
+}
+
+/// Issue 12 item 8: `--tars-path`/`--log-path` with a space and `;` neither break the native
+/// start nor run what follows the `;` (the printed `native_start` line is run as is).
+#[test]
+fn native_start_with_spaces_and_semicolons_in_paths() {
+    let node = Node::new(
+        "deploy-cli-quote",
+        "tarsdock-test/never-pulled:1".to_owned(),
+    );
+    let package = node.package("1.0");
+    let root = node.path("a b;touch INJECTED;c");
+    let tars = root.join("tars");
+    let run = node.deploy(
+        &package,
+        &[
+            "--mode",
+            "native",
+            "--tars-path",
+            tars.to_str().unwrap(),
+            "--log-path",
+            tars.join("app_log").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&run), 0, "{}", String::from_utf8_lossy(&run.stderr));
+    let report = json_out(&run);
+    let start = report["native_start"].as_str().unwrap();
+    let cwd = node.path("cwd");
+    std::fs::create_dir(&cwd).unwrap();
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(start)
+        .current_dir(&cwd)
+        .status()
+        .unwrap();
+    assert!(status.success(), "{start}");
+    let pid_file = tars
+        .join("app_log")
+        .join(&node.app)
+        .join(&node.server)
+        .join("tars_start.sh.pid");
+    let answered = converse(node.port, &["hello"], Duration::from_secs(20));
+    // Stop the native server whatever happened.
+    if let Ok(pid) = std::fs::read_to_string(&pid_file) {
+        let _ = Command::new("kill").arg(pid.trim()).status();
+    }
+    let lines = answered.unwrap_or_else(|e| panic!("the native server did not answer: {e}"));
+    assert_eq!(
+        lines.get(1).map(String::as_str),
+        Some(format!("hello from {} version=1.0", node.service()).as_str())
+    );
+    for dir in [&cwd, &pid_file.parent().unwrap().to_path_buf()] {
+        assert!(!dir.join("INJECTED").exists(), "the `;` ran a command");
+    }
+}
+
+#[test]
+fn package_limits_refuse_with_the_flag_to_raise_them() {
+    let node = Node::new(
+        "deploy-cli-limits",
+        "tarsdock-test/never-pulled:1".to_owned(),
+    );
+    let package = node.package("1.0");
+    // The package holds a directory and two files.
+    let run = node.deploy(
+        &package,
+        &["--mode", "native", "--max-package-entries", "2"],
+    );
+    assert_eq!(code(&run), 11, "{}", String::from_utf8_lossy(&run.stderr));
+    let error = json_out(&run)["error"].clone();
+    assert_eq!(error["kind"], "package");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("more than 2 entries"), "{message}");
+    assert!(message.contains("--max-package-entries"), "{message}");
+    assert!(
+        !node.path("tars").exists(),
+        "a refused package wrote something"
+    );
+    let run = node.deploy(&package, &["--mode", "native", "--max-package-bytes", "1K"]);
+    assert_eq!(code(&run), 11);
+    assert!(
+        json_out(&run)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--max-package-bytes")
+    );
+    let run = node.deploy(
+        &package,
+        &["--mode", "native", "--max-package-bytes", "64M"],
+    );
+    assert_eq!(code(&run), 0, "{}", String::from_utf8_lossy(&run.stderr));
+}
+
+/// Upstream's real HelloServer (`../shared/third-party/tarscpp-hello`, or
+/// `TARSDOCK_TARSCPP_HELLO`), when present; skipped visibly otherwise, required under CI.
+fn tarscpp_hello(test: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os("TARSDOCK_TARSCPP_HELLO").map_or_else(
+        || testkit::workspace_root().join("../shared/third-party/tarscpp-hello"),
+        PathBuf::from,
+    );
+    if dir.join("HelloServer.tgz").is_file() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{test}: {} not found (set TARSDOCK_TARSCPP_HELLO); required under CI=true",
+        dir.display()
+    );
+    eprintln!(
+        "SKIPPED {test}: {} not found (set TARSDOCK_TARSCPP_HELLO)",
+        dir.display()
+    );
+    None
+}
+
+/// Issue 15 "make SIGTERM useful": with upstream's HelloServer deployed over upstream's
+/// templates, the engine's stop ends the server through its own SIGTERM handler (exit 255,
+/// upstream's `main` returns -1) instead of SIGKILL after the timeout (137): `tars_start.sh`
+/// `exec`s the server, so it is PID 1.
+#[test]
+fn a_real_tars_server_gets_the_engines_sigterm() {
+    let test = "a_real_tars_server_gets_the_engines_sigterm";
+    if !engine_available(test) {
+        return;
+    }
+    let Some(hello) = tarscpp_hello(test) else {
+        return;
+    };
+    let templates = testkit::upstream_fixtures(test).map(|d| d.join("templates"));
+    let Some(templates) = templates else {
+        return;
+    };
+    let mut node = Node::new("deploy-cli-sigterm", base_image());
+    node.server = "HelloServer".to_owned();
+    let _remove = RemoveApp(node.app.clone());
+    let local = free_port();
+    let inputs = serde_json::json!({
+        "node_key": "tars.tarsnode.ServerObj@tcp -h 127.0.0.1 -p 19386 -t 60000",
+        "local": format!("tcp -h 127.0.0.1 -p {local} -t 3000"),
+        "adapters": [{
+            "name": format!("{}.HelloObjAdapter", node.service()),
+            "configured_endpoint": format!("tcp -h 127.0.0.1 -p {} -t 60000", node.port),
+            "servant": format!("{}.HelloObj", node.service()),
+            "threads": "1", "maxconns": "1024", "queuecap": "1024",
+            "queuetimeout": "60000", "protocol": "tars", "allow": ""
+        }],
+        "macros": { "localip": "127.0.0.1", "enableset": "n", "setdivision": "NULL",
+                    "locator": "tars.tarsregistry.QueryObj@tcp -h 127.0.0.1 -p 17890" }
+    });
+    std::fs::write(node.path("inputs.json"), inputs.to_string()).unwrap();
+    let run = node.deploy(
+        &hello.join("HelloServer.tgz"),
+        &[
+            "--template",
+            templates.join("tars.cpp.default.conf").to_str().unwrap(),
+            "--parent",
+            templates.join("tars.default.conf").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&run), 0, "{}", String::from_utf8_lossy(&run.stderr));
+    let id = json_out(&run)["launch"]["id"].as_str().unwrap().to_owned();
+    // The real server answers a real Tars call.
+    let endpoint = format!(
+        "{}.HelloObj@tcp -h 127.0.0.1 -p {} -t 5000",
+        node.service(),
+        node.port
+    );
+    let mut answered = false;
+    for _ in 0..50 {
+        let out = Command::new(hello.join("hello_client"))
+            .args([endpoint.as_str(), "ping"])
+            .output()
+            .unwrap();
+        if out.status.success() {
+            answered = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(answered, "HelloServer did not answer testHello");
+    // PID 1 is the server, and the engine's SIGTERM ends it.
+    let cmdline = docker(&["exec", &id, "cat", "/proc/1/cmdline"]);
+    assert!(
+        String::from_utf8_lossy(&cmdline.stdout).contains("HelloServer"),
+        "{}",
+        String::from_utf8_lossy(&cmdline.stdout)
+    );
+    let stop = docker(&["stop", "-t", "30", &id]);
+    assert!(stop.status.success());
+    let exit = docker(&["inspect", "-f", "{{.State.ExitCode}}", &id]);
+    assert_eq!(
+        String::from_utf8_lossy(&exit.stdout).trim(),
+        "255",
+        "not the server's own exit (137 is SIGKILL after the timeout)"
+    );
 }

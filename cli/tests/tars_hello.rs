@@ -305,8 +305,8 @@ fn a_server_that_stops_answering_is_unresponsive_and_stopped_by_the_engine() {
     assert_eq!(probe["state"], "running");
     assert_eq!(probe["probe"]["state"], "unresponsive", "{probe}");
 
-    // AdminF::shutdown goes unanswered; the engine's stop follows. `sh tars_start.sh` as
-    // PID 1 holds SIGTERM while its child runs, so it ends in SIGKILL after the grace period.
+    // AdminF::shutdown goes unanswered; the engine's stop follows. The frozen server cannot
+    // act on SIGTERM either, so it ends in SIGKILL after the grace period.
     let stopped = json(
         &hello.tarsdock(&["stop", &hello.service(), "--json", "--timeout", "1"]),
         0,

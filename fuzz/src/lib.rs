@@ -5,6 +5,8 @@
 
 use parser::{Config, DomainRef, Parse, Severity, fmt, parse};
 
+pub mod unpack;
+
 /// Parses `data` and checks every invariant of [`parse`] that holds for any input.
 ///
 /// # Panics

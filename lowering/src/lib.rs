@@ -19,6 +19,7 @@ pub mod portability;
 pub mod ports;
 pub mod render;
 pub mod resolve;
+pub mod script;
 pub mod selection;
 pub mod suppress;
 pub mod volumes;

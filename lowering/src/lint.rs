@@ -18,6 +18,7 @@ pub fn check_template(parse: &Parse, options: &LintOptions) -> Vec<Diagnostic> {
     let mut diagnostics = parse.diagnostics.clone();
     diagnostics.extend(crate::plan::lint_checks(&parse.config));
     diagnostics.extend(crate::macros::check(parse));
+    diagnostics.extend(crate::script::check(&parse.config));
     if options.selection.any_enabled(crate::portability::FAMILY) {
         diagnostics.extend(crate::portability::check(parse));
     }

@@ -2,42 +2,57 @@
 //! it out, its config generated, its `tars_start.sh` written, and (in container mode) the
 //! launch request that runs it.
 //!
-//! [`prepare`] decides everything in memory first (the package is checked entry by entry, the
-//! executable for the server type is found in it, the config is rendered and planned), and
-//! only then writes: the directories, the config (the old one kept as `.bak` when it changes),
-//! and `bin/`. A refused input therefore writes nothing.
+//! [`prepare`] decides everything it can before writing: the package is read and checked
+//! entry by entry (streamed, with [`Limits`]), the executable for the server type is found in
+//! it, the config is rendered and planned, and the service and log directories are inspected.
+//! Only then does it write: the directories, the config (the old one kept as `.bak` when it
+//! changes), and `bin/`. A refused input therefore writes nothing.
 //!
-//! `bin/` is a symbolic link to `.bin-<package digest>` beside it, so a new package replaces
+//! Everything below `<tars path>/tarsnode/data/App.Server/` and `<log path>/App/Server/` is
+//! written through [`crate::beneath`]: the service's container mounts those directories
+//! read-write and may have planted links there. A link or foreign object where deploy manages
+//! a directory or file (`bin`, `conf`, `data`, the config, `.bin-<digest>`, …) is an error that
+//! names it ([`DeployError::Layout`]), found before anything is written.
+//!
+//! `bin/` is a symbolic link to `.bin-<content digest>` beside it, so a new package replaces
 //! `bin/` with one `rename` (atomic: a reader sees the old or the new package, never a mix).
-//! The same package deployed again changes nothing. The launch request's plan hash covers the
-//! container plan, the package, the config and the script, so the runtime replaces the
-//! container exactly when one of them changed.
+//! The same package deployed again is compared with what lies in `.bin-<digest>/` — every
+//! path, mode, owner and byte ([`Package::verify`]) — so files changed from inside the
+//! container (a replaced binary, a library dropped beside it, a setuid bit) are found; they are
+//! *replaced*: the package is unpacked afresh and swapped in, and [`Deployment::restored`]
+//! says what had changed. The launch request's plan hash covers the container plan, the
+//! package, the config and the script, so the runtime replaces the container exactly when one
+//! of them changed (and the CLI replaces it after a restore).
 //!
 //! Native and container mode use the same directory: stop the container, deploy with
-//! `RunMode::Native` (which rewrites the config and script only) and run
-//! `<server dir>/bin/tars_start.sh`; and back.
+//! `RunMode::Native` (which rewrites the config and script, and restores the package if it was
+//! changed) and run `<server dir>/bin/tars_start.sh`; and back.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 
 use lowering::ir::{ContainerPlan, Target};
 use lowering::lower::{PlanOptions, Policy};
 use lowering::plan::{ServiceOverrides, plan_generated_config};
 use lowering::render::{NodeInputs, RenderError, render};
+use parser::terminal::escape_lossy;
 use parser::{Config, Diagnostic, Severity};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
-use crate::package::{Package, PackageError};
+use crate::beneath::{DirHandle, FsError, Kind};
+pub use crate::package::ListedEntry;
+use crate::package::{Limits, Package, PackageError, START_SCRIPT};
 use crate::plan_request::launch_request;
 use crate::request::LaunchRequest;
 use crate::script::{
-    Executable, Layout, RunMode, ScriptSettings, ServerType, interpreter, php_entrance,
+    Executable, Layout, RunMode, ScriptSettings, ServerType, interpreter, php_entrance, quote,
     start_script,
 };
 
-/// Label on deployed containers: the package digest.
+/// Label on deployed containers: the package's content digest.
 pub const LABEL_PACKAGE: &str = "tarsdock.package";
 
 /// What to deploy, and where.
@@ -66,16 +81,22 @@ pub struct DeployInput<'a> {
     /// `TARS_HOSTPATH`, when tarsnode itself runs in a container.
     pub host_path: Option<String>,
     pub policy: Policy,
+    /// What the package may unpack to.
+    pub limits: Limits,
 }
 
 /// Why a deployment was refused; nothing has been written when one is returned, except for
 /// [`DeployError::Layout`] raised while writing (then the previous deployment is intact).
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
-    #[error("`{0}` is not a service id: write it as App.Server (letters, digits, `_`, `-`)")]
+    #[error("`{}` is not a service id: write it as App.Server (letters, digits, `_`, `-`)", escape_lossy(.0.as_bytes()))]
     ServiceId(String),
-    #[error("the {what} `{path}` is not absolute")]
-    RelativePath { what: &'static str, path: String },
+    #[error("the {what} `{}` {reason}", escape_lossy(.path.as_bytes()))]
+    BadRoot {
+        what: &'static str,
+        path: String,
+        reason: &'static str,
+    },
     #[error("refused by the mount policy: {0}")]
     Policy(#[from] crate::policy::Refused),
     #[error(transparent)]
@@ -89,30 +110,29 @@ pub enum DeployError {
         /// The generated config the findings point into.
         text: Vec<u8>,
     },
-    #[error("{package}: no executable for a {server_type} server: {reason}")]
+    #[error("{}: no executable for a {server_type} server: {reason}", escape_lossy(.package.as_os_str().as_bytes()))]
     NoExecutable {
         package: PathBuf,
         server_type: ServerType,
         reason: String,
     },
-    #[error("cannot write {path}: {source}")]
-    Layout {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    /// The service or log directory cannot be written, or holds a link or foreign object
+    /// where deploy manages one ([`FsError::is_planted`]).
+    #[error(transparent)]
+    Layout(#[from] FsError),
 }
 
 /// The classes of [`DeployError`] a caller maps to outcomes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DeployErrorKind {
-    /// Bad arguments (service id, relative paths).
+    /// Bad arguments (service id, tars or log path).
     Usage,
     /// The template or node inputs do not give a usable config.
     Template,
-    /// The package is not a tgz, is unsafe, or has no executable.
+    /// The package is not a tgz, is unsafe, is over a limit, or has no executable.
     Package,
-    /// The service directory or log directory cannot be written.
+    /// The service directory or log directory cannot be written, or holds something planted.
     Layout,
 }
 
@@ -132,13 +152,9 @@ impl DeployError {
     #[must_use]
     pub const fn kind(&self) -> DeployErrorKind {
         match self {
-            Self::ServiceId(_) | Self::RelativePath { .. } | Self::Policy(_) => {
-                DeployErrorKind::Usage
-            }
+            Self::ServiceId(_) | Self::BadRoot { .. } | Self::Policy(_) => DeployErrorKind::Usage,
             Self::Render(_) | Self::Plan { .. } => DeployErrorKind::Template,
-            Self::Package(PackageError::Write { .. }) | Self::Layout { .. } => {
-                DeployErrorKind::Layout
-            }
+            Self::Package(PackageError::Fs(_)) | Self::Layout(_) => DeployErrorKind::Layout,
             Self::Package(_) | Self::NoExecutable { .. } => DeployErrorKind::Package,
         }
     }
@@ -173,9 +189,12 @@ pub struct Deployment {
     pub server_type: ServerType,
     pub mode: RunMode,
     pub layout: Layout,
-    /// `sha256:<hex>` of the package.
+    /// `sha256:<hex>` of the package's content (paths, modes, bytes; not the tgz bytes).
     pub package_digest: String,
     pub bin: FileAction,
+    /// What had been changed in the installed package (found and undone by this deploy);
+    /// empty when nothing was.
+    pub restored: Vec<String>,
     pub config: FileAction,
     pub script: FileAction,
     /// What the start script runs.
@@ -185,17 +204,18 @@ pub struct Deployment {
     pub request: Option<LaunchRequest>,
     /// Where the service listens.
     pub listen: Vec<Listen>,
-    /// The command that starts the laid-out service natively.
+    /// The command that starts the laid-out service natively (every path quoted).
     pub native_start: String,
-    /// Warnings from planning the container.
+    /// Warnings from planning the container, from the script values (`TARS-H001`), and
+    /// about leftovers that could not be removed.
     pub warnings: Vec<String>,
 }
 
 /// Lays the service out (see the module documentation) and returns what to launch.
 ///
 /// # Errors
-/// Every [`DeployError`]; only [`DeployError::Layout`] (and [`PackageError::Write`]) can
-/// come after something was written.
+/// Every [`DeployError`]; only [`DeployError::Layout`] (and [`PackageError::Fs`]) can come
+/// after something was written.
 pub fn prepare(input: &DeployInput<'_>) -> Result<Deployment, DeployError> {
     // 1. Arguments.
     let name = format!("{}.{}", input.app, input.server);
@@ -211,12 +231,7 @@ pub fn prepare(input: &DeployInput<'_>) -> Result<Deployment, DeployError> {
         ("tars path", &input.tars_path),
         ("log path", &input.log_path),
     ] {
-        if !path.starts_with('/') {
-            return Err(DeployError::RelativePath {
-                what,
-                path: path.clone(),
-            });
-        }
+        check_root(what, path)?;
     }
     crate::policy::check_deploy_paths(
         &input.tars_path,
@@ -227,15 +242,8 @@ pub fn prepare(input: &DeployInput<'_>) -> Result<Deployment, DeployError> {
     )?;
     let layout = Layout::new(&input.tars_path, &input.log_path, &input.app, &input.server);
 
-    // 2. The package, checked without writing.
-    let package = Package::read(&input.package)?;
-    let server_dir = PathBuf::from(&layout.server_dir);
-    let version_name = format!(".bin-{}", &package.hex()[..16]);
-    let version_dir = server_dir.join(&version_name);
-    let bin_link = server_dir.join("bin");
-    let current = std::fs::read_link(&bin_link).ok();
-    let same_package = current.as_deref() == Some(Path::new(&version_name)) && version_dir.is_dir();
-    let listing = package.listing()?;
+    // 2. The package, read and checked without writing.
+    let package = Package::scan(&input.package, &input.limits)?;
 
     // 3. The config, rendered and planned.
     let mut inputs = input.node_inputs.clone();
@@ -293,16 +301,20 @@ pub fn prepare(input: &DeployInput<'_>) -> Result<Deployment, DeployError> {
         warnings = planned.1;
         plan = Some(planned.0);
     }
+    // Values the start script takes raw: say when one holds shell syntax.
+    warnings.extend(
+        lowering::script::check(&config)
+            .iter()
+            .map(|d| format!("{}: {}", d.code, d.message)),
+    );
 
     // 4. The executable and the start script.
     let settings = ScriptSettings::from_config(&config);
-    let executable =
-        find_executable(input.server_type, &layout, &settings, &listing).map_err(|reason| {
-            DeployError::NoExecutable {
-                package: input.package.clone(),
-                server_type: input.server_type,
-                reason,
-            }
+    let executable = find_executable(input.server_type, &layout, &settings, &package.listing)
+        .map_err(|reason| DeployError::NoExecutable {
+            package: input.package.clone(),
+            server_type: input.server_type,
+            reason,
         })?;
     let script = start_script(
         input.server_type,
@@ -312,56 +324,19 @@ pub fn prepare(input: &DeployInput<'_>) -> Result<Deployment, DeployError> {
         &executable,
     );
 
-    // 5. Write: directories, config, bin/.
-    for dir in [
-        &layout.server_dir,
-        &layout.conf_dir,
-        &layout.data_path,
-        &layout.log_dir,
-    ] {
-        create_dir(Path::new(dir))?;
-    }
-    let config_action =
-        write_if_changed(Path::new(&layout.config_file), &config_text, true, false)?;
-    let (bin_action, script_action) = if same_package {
-        let action = write_if_changed(
-            &version_dir.join("tars_start.sh"),
-            script.as_bytes(),
-            false,
-            true,
-        )?;
-        (FileAction::Unchanged, action)
-    } else {
-        let staging = server_dir.join(format!(
-            ".bin-staging-{}-{}",
-            std::process::id(),
-            &package.hex()[..16]
+    // 5. Inspect what is there, then write: directories, config, bin/.
+    let names = Names::new(&layout, &package);
+    inspect(&names, input.mode)?;
+    let written = write(&names, &package, &input.limits, &config_text, &script)?;
+    warnings.extend(written.warnings);
+    if !written.restored.is_empty() {
+        warnings.push(format!(
+            "the installed package in {} had been changed ({}); it was restored from {}",
+            names.server_path().display(),
+            written.restored.join(", "),
+            escape_lossy(input.package.as_os_str().as_bytes())
         ));
-        let _ = std::fs::remove_dir_all(&staging);
-        let had_bin = std::fs::symlink_metadata(&bin_link).is_ok();
-        let content = package.unpack(&staging)?;
-        let installed = (|| {
-            write_file(&content.join("tars_start.sh"), script.as_bytes(), true)?;
-            if version_dir.exists() {
-                std::fs::remove_dir_all(&version_dir).map_err(layout_error(&version_dir))?;
-            }
-            std::fs::rename(&content, &version_dir).map_err(layout_error(&version_dir))?;
-            swap_link(&bin_link, &version_name)
-        })();
-        let _ = std::fs::remove_dir_all(&staging);
-        let previous = installed?;
-        if let Some(old) = previous
-            && old != version_dir
-        {
-            let _ = std::fs::remove_dir_all(&old);
-        }
-        let action = if had_bin {
-            FileAction::Replaced { backup: None }
-        } else {
-            FileAction::Created
-        };
-        (action.clone(), action)
-    };
+    }
 
     // 6. What to launch and where it listens.
     let request = plan.as_ref().map(|plan| {
@@ -394,9 +369,10 @@ pub fn prepare(input: &DeployInput<'_>) -> Result<Deployment, DeployError> {
         native_start: native_start(&layout),
         layout,
         package_digest: package.digest,
-        bin: bin_action,
-        config: config_action,
-        script: script_action,
+        bin: written.bin,
+        restored: written.restored,
+        config: written.config,
+        script: written.script,
         executable: executable.program,
         request,
         listen,
@@ -404,25 +380,38 @@ pub fn prepare(input: &DeployInput<'_>) -> Result<Deployment, DeployError> {
     })
 }
 
+/// An operator-given root: absolute, no control characters or NUL.
+fn check_root(what: &'static str, path: &str) -> Result<(), DeployError> {
+    let reason = if !path.starts_with('/') {
+        Some("is not absolute")
+    } else if path
+        .chars()
+        .any(|c| c.is_control() || parser::terminal::is_unsafe_char(c))
+    {
+        Some("holds control characters")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(DeployError::BadRoot {
+            what,
+            path: path.to_owned(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// The documented native start: the script, with the log directory as working directory
 /// (where tarsnode starts services) and output appended to the service's log directory.
 #[must_use]
 pub fn native_start(layout: &Layout) -> String {
     format!(
-        "cd {log} && nohup {script} >> {log}{id}.out 2>&1 &",
-        log = layout.log_dir,
-        script = layout.start_script,
-        id = layout.server_id()
+        "cd {log} && nohup {script} >> {out} 2>&1 &",
+        log = quote(&layout.log_dir),
+        script = quote(&layout.start_script),
+        out = quote(&format!("{}{}.out", layout.log_dir, layout.server_id()))
     )
-}
-
-/// One entry of a package listing: its path below `bin/`, and whether it is an executable
-/// regular file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ListedEntry {
-    pub path: PathBuf,
-    pub is_dir: bool,
-    pub executable: bool,
 }
 
 /// Finds what the start script of `server_type` runs, from the package `listing` (paths below
@@ -469,7 +458,7 @@ pub fn find_executable(
             if !found.executable {
                 return Err(format!(
                     "`{}` is not executable (chmod +x it before packing)",
-                    found.path.display()
+                    escape_lossy(found.path.as_os_str().as_bytes())
                 ));
             }
             Ok(Executable {
@@ -511,7 +500,10 @@ pub fn find_executable(
                     .iter()
                     .any(|e| !e.is_dir && e.path == Path::new(relative))
             {
-                return Err(format!("no `{relative}` (the php entrance) in the package"));
+                return Err(format!(
+                    "no `{}` (the php entrance) in the package",
+                    escape_lossy(relative.as_bytes())
+                ));
             }
             Ok(Executable {
                 program: interpreter(server_type, settings).unwrap_or_default(),
@@ -625,118 +617,321 @@ fn listen(plan: Option<&ContainerPlan>, adapters: &[lowering::render::AdapterPor
     .unwrap_or_default()
 }
 
-fn layout_error(path: &Path) -> impl FnOnce(std::io::Error) -> DeployError + '_ {
-    move |source| DeployError::Layout {
-        path: path.to_path_buf(),
-        source,
+/// The names deploy manages, below the operator's two roots.
+struct Names {
+    /// `<tars path>/tarsnode/data` (operator).
+    data_dir: PathBuf,
+    /// `App.Server`.
+    server: OsString,
+    /// `<log path>` (operator).
+    log_root: PathBuf,
+    /// `App/Server`.
+    log_dir: PathBuf,
+    /// `App.Server.config.conf` (in `conf/`).
+    config: OsString,
+    /// `App.Server.config.conf.bak`.
+    backup: OsString,
+    /// `.bin-<16 hex digits of the content digest>`.
+    version: OsString,
+    /// What the native start writes in the log directory: its output and the pid file.
+    native_files: [OsString; 2],
+}
+
+const BIN: &str = "bin";
+const CONF: &str = "conf";
+const DATA: &str = "data";
+/// The prefix of the package directories `bin` points at.
+const VERSION_PREFIX: &str = ".bin-";
+
+impl Names {
+    fn new(layout: &Layout, package: &Package) -> Self {
+        let id = layout.server_id();
+        Self {
+            data_dir: PathBuf::from(&layout.data_dir),
+            server: OsString::from(&id),
+            log_root: PathBuf::from(&layout.log_path),
+            log_dir: Path::new(&layout.app).join(&layout.server),
+            config: OsString::from(format!("{id}.config.conf")),
+            backup: OsString::from(format!("{id}.config.conf.bak")),
+            version: OsString::from(format!(
+                "{VERSION_PREFIX}{}",
+                &package.hex()[..16.min(package.hex().len())]
+            )),
+            native_files: [
+                OsString::from(format!("{id}.out")),
+                OsString::from(format!("{START_SCRIPT}.pid")),
+            ],
+        }
+    }
+
+    fn server_path(&self) -> PathBuf {
+        self.data_dir.join(&self.server)
     }
 }
 
-fn create_dir(path: &Path) -> Result<(), DeployError> {
-    std::fs::create_dir_all(path).map_err(layout_error(path))
+/// Whether `name` is one of the package directories deploy makes (`.bin-` + 16 hex digits).
+fn is_version_name(name: &OsStr) -> bool {
+    name.as_bytes()
+        .strip_prefix(VERSION_PREFIX.as_bytes())
+        .is_some_and(|hex| hex.len() == 16 && hex.iter().all(u8::is_ascii_hexdigit))
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename, unless it holds them
-/// already. With `backup`, the old content is copied to `<path>.bak` first (as tarsnode does).
+/// What `bin` is now.
+enum Bin {
+    Absent,
+    /// A link to one of deploy's package directories.
+    Version(OsString),
+    /// A real directory (laid out by tarsnode, or by hand).
+    Directory,
+}
+
+/// Reads what `bin` is; a link anywhere else, or a file, is refused.
+fn current_bin(server: &DirHandle) -> Result<Bin, FsError> {
+    let Some(meta) = server.stat(OsStr::new(BIN))? else {
+        return Ok(Bin::Absent);
+    };
+    match meta.kind {
+        Kind::Dir => Ok(Bin::Directory),
+        Kind::Symlink => {
+            let target = server.read_link(OsStr::new(BIN))?.unwrap_or_default();
+            if is_version_name(target.as_os_str()) {
+                Ok(Bin::Version(target.into_os_string()))
+            } else {
+                Err(FsError::Link {
+                    path: server.display(BIN),
+                    target: Some(target),
+                    expected: "link to a `.bin-<digest>` package directory",
+                })
+            }
+        }
+        _ => Err(server
+            .expect(
+                OsStr::new(BIN),
+                Kind::Symlink,
+                "link to a package directory",
+            )
+            .err()
+            .unwrap_or_else(|| FsError::Kind {
+                path: server.display(BIN),
+                found: "file",
+                expected: "link to a package directory",
+            })),
+    }
+}
+
+/// Checks, before anything is written, that every name deploy will touch is absent or what
+/// deploy keeps there. Reads only. For a native start, also the files its printed command
+/// writes as root in the log directory (`App.Server.out`, `tars_start.sh.pid`), which a shell
+/// redirection would follow.
+fn inspect(names: &Names, mode: RunMode) -> Result<(), FsError> {
+    if let Ok(data) = DirHandle::open_root(&names.data_dir)
+        && let Some(server) = data.open_dir_if_exists(Path::new(&names.server))?
+    {
+        server.expect(OsStr::new(DATA), Kind::Dir, "directory")?;
+        if server
+            .expect(OsStr::new(CONF), Kind::Dir, "directory")?
+            .is_some()
+        {
+            let conf = server.open_dir(Path::new(CONF))?;
+            conf.expect(&names.config, Kind::File, "config file")?;
+            conf.expect(&names.backup, Kind::File, "config backup")?;
+        }
+        let mut versions = vec![names.version.clone()];
+        if let Bin::Version(current) = current_bin(&server)? {
+            versions.push(current);
+        }
+        for version in versions {
+            if server
+                .expect(&version, Kind::Dir, "package directory")?
+                .is_some()
+            {
+                let dir = server.open_dir(Path::new(&version))?;
+                dir.expect(OsStr::new(START_SCRIPT), Kind::File, "start script")?;
+            }
+        }
+    }
+    if let Ok(logs) = DirHandle::open_root(&names.log_root)
+        && let Some(log_dir) = logs.open_dir_if_exists(&names.log_dir)?
+        && mode == RunMode::Native
+    {
+        for name in &names.native_files {
+            log_dir.expect(name, Kind::File, "file the native start writes")?;
+        }
+    }
+    Ok(())
+}
+
+/// What [`write`] did.
+struct Written {
+    bin: FileAction,
+    restored: Vec<String>,
+    config: FileAction,
+    script: FileAction,
+    warnings: Vec<String>,
+}
+
+/// Creates the directories, writes the config and installs the package and its script.
+fn write(
+    names: &Names,
+    package: &Package,
+    limits: &Limits,
+    config_text: &[u8],
+    script: &str,
+) -> Result<Written, DeployError> {
+    let data = DirHandle::create_root(&names.data_dir)?;
+    let server = data.ensure_dir(Path::new(&names.server), 0o755)?;
+    let conf = server.ensure_dir(Path::new(CONF), 0o755)?;
+    server.ensure_dir(Path::new(DATA), 0o755)?;
+    let logs = DirHandle::create_root(&names.log_root)?;
+    logs.ensure_dir(&names.log_dir, 0o755)?;
+
+    let config = write_if_changed(
+        &conf,
+        &names.config,
+        config_text,
+        0o644,
+        Some(&names.backup),
+    )?;
+
+    let mut warnings = Vec::new();
+    let current = current_bin(&server)?;
+    let mut restored = Vec::new();
+    if let Bin::Version(name) = &current
+        && *name == names.version
+        && let Some(version) = server.open_dir_if_exists(Path::new(&names.version))?
+    {
+        restored = package.verify(&version, limits)?;
+        if restored.is_empty() {
+            let script_action = write_if_changed(
+                &version,
+                OsStr::new(START_SCRIPT),
+                script.as_bytes(),
+                0o755,
+                None,
+            )?;
+            return Ok(Written {
+                bin: FileAction::Unchanged,
+                restored,
+                config,
+                script: script_action,
+                warnings,
+            });
+        }
+    }
+
+    // A new (or restored) package: unpacked beside `bin`, then swapped in.
+    let staging = unique_name(".bin-staging-");
+    let content = package.unpack(&server, &staging, limits)?;
+    let mut trash: Vec<OsString> = Vec::new();
+    let installed = (|| -> Result<(), FsError> {
+        let dir = server.open_dir(&content)?;
+        dir.write_file(OsStr::new(START_SCRIPT), script.as_bytes(), 0o755)?;
+        // `content` is `staging` or `staging/<top>`.
+        let (holder, leaf) = match content.parent().filter(|p| !p.as_os_str().is_empty()) {
+            Some(parent) => (
+                server.open_dir(parent)?,
+                content.file_name().unwrap_or_default(),
+            ),
+            None => (server.try_clone()?, content.as_os_str()),
+        };
+        if server
+            .expect(&names.version, Kind::Dir, "package directory")?
+            .is_some()
+        {
+            // Stale or changed: swap in one step where the filesystem can, else move it aside.
+            if !holder.exchange(leaf, &server, &names.version)? {
+                let aside = unique_name(".bin-aside-");
+                server.rename(&names.version, &server, &aside)?;
+                trash.push(aside);
+                holder.rename(leaf, &server, &names.version)?;
+            }
+        } else {
+            holder.rename(leaf, &server, &names.version)?;
+        }
+        if let Bin::Directory = current {
+            let aside = unique_name(".bin-replaced-");
+            server.rename(OsStr::new(BIN), &server, &aside)?;
+            trash.push(aside);
+        }
+        server.replace_symlink(Path::new(&names.version), OsStr::new(BIN))
+    })();
+    // The staging directory is empty, or holds what the swap moved out.
+    trash.push(staging);
+    if let Err(error) = installed {
+        for name in &trash {
+            let _ = server.remove_tree(name);
+        }
+        return Err(error.into());
+    }
+    if let Bin::Version(old) = &current
+        && *old != names.version
+    {
+        trash.push(old.clone());
+    }
+    for name in &trash {
+        if let Err(error) = server.remove_tree(name) {
+            warnings.push(format!("left in place: {error}"));
+        }
+    }
+    let action = match current {
+        Bin::Absent => FileAction::Created,
+        Bin::Version(_) | Bin::Directory => FileAction::Replaced { backup: None },
+    };
+    Ok(Written {
+        bin: action.clone(),
+        restored,
+        config,
+        script: action,
+        warnings,
+    })
+}
+
+/// `prefix<pid>-<nanos>-<n>`: a name for a directory this run creates (exclusively).
+fn unique_name(prefix: &str) -> OsString {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    OsString::from(format!(
+        "{prefix}{}-{nanos:x}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+/// Writes `bytes` to `name` in `dir` with `mode` unless it holds them already (same bytes,
+/// mode and owner). With `backup`, the old file is kept under that name (a second link to it,
+/// not a copy).
 fn write_if_changed(
-    path: &Path,
+    dir: &DirHandle,
+    name: &OsStr,
     bytes: &[u8],
-    backup: bool,
-    executable: bool,
-) -> Result<FileAction, DeployError> {
-    let old = std::fs::read(path).ok();
-    if old.as_deref() == Some(bytes) {
+    mode: u32,
+    backup: Option<&OsStr>,
+) -> Result<FileAction, FsError> {
+    let uid = rustix::process::geteuid().as_raw();
+    let old = dir.read_file(name, bytes.len() as u64)?;
+    if let Some((old, meta)) = &old
+        && old.as_slice() == bytes
+        && meta.mode == mode
+        && meta.uid == uid
+    {
         return Ok(FileAction::Unchanged);
     }
     let mut kept = None;
-    if backup && let Some(old) = &old {
-        let mut name = path.as_os_str().to_owned();
-        name.push(".bak");
-        let bak = PathBuf::from(name);
-        write_file(&bak, old, false)?;
-        kept = Some(bak.display().to_string());
+    if let Some(backup) = backup
+        && old.is_some()
+    {
+        dir.link_as(name, backup)?;
+        kept = Some(dir.display(backup).display().to_string());
     }
-    write_file(path, bytes, executable)?;
+    dir.write_file(name, bytes, mode)?;
     Ok(if old.is_some() {
         FileAction::Replaced { backup: kept }
     } else {
         FileAction::Created
     })
-}
-
-/// Writes a whole file atomically (temporary file in the same directory, then rename).
-fn write_file(path: &Path, bytes: &[u8], executable: bool) -> Result<(), DeployError> {
-    use std::os::unix::fs::PermissionsExt as _;
-    let mut name = path.as_os_str().to_owned();
-    name.push(format!(".tmp-{}", std::process::id()));
-    let temp = PathBuf::from(name);
-    let result = (|| {
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        let mode = if executable { 0o755 } else { 0o644 };
-        std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(mode))?;
-        std::fs::rename(&temp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result.map_err(layout_error(path))
-}
-
-/// Points `link` (`bin`) at `target` with one rename, and returns the directory it pointed at
-/// before (to remove). A real directory `bin/` (laid out by tarsnode) is moved aside first.
-fn swap_link(link: &Path, target: &str) -> Result<Option<PathBuf>, DeployError> {
-    let dir = link.parent().unwrap_or_else(|| Path::new("."));
-    let previous = match std::fs::symlink_metadata(link) {
-        Ok(meta) if meta.file_type().is_symlink() => {
-            std::fs::read_link(link).ok().map(|t| dir.join(t))
-        }
-        Ok(meta) if meta.is_dir() => {
-            let aside = dir.join(format!(".bin-replaced-{}", std::process::id()));
-            std::fs::rename(link, &aside).map_err(layout_error(link))?;
-            Some(aside)
-        }
-        Ok(_) => {
-            std::fs::remove_file(link).map_err(layout_error(link))?;
-            None
-        }
-        Err(_) => None,
-    };
-    let temp = dir.join(format!(".bin-link-{}", std::process::id()));
-    let _ = std::fs::remove_file(&temp);
-    std::os::unix::fs::symlink(target, &temp).map_err(layout_error(&temp))?;
-    if let Err(e) = std::fs::rename(&temp, link) {
-        let _ = std::fs::remove_file(&temp);
-        return Err(layout_error(link)(e));
-    }
-    Ok(previous)
-}
-
-impl Package {
-    /// The package's entries as they will lie below `bin/` (the single top-level directory
-    /// stripped, as [`Package::unpack`] does). Checks every entry.
-    ///
-    /// # Errors
-    /// See [`Package::check`].
-    pub fn listing(&self) -> Result<Vec<ListedEntry>, PackageError> {
-        let raw = self.entries()?;
-        let prefix = crate::package::single_top_dir(&raw);
-        Ok(raw
-            .into_iter()
-            .filter_map(|(path, is_dir, executable)| {
-                let path = match &prefix {
-                    Some(top) => path.strip_prefix(top).ok()?.to_path_buf(),
-                    None => path,
-                };
-                (!path.as_os_str().is_empty()).then_some(ListedEntry {
-                    path,
-                    is_dir,
-                    executable,
-                })
-            })
-            .collect())
-    }
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@
 //! exit codes (that is `cli`), and never panics on an engine reply.
 
 pub mod admin;
+pub mod beneath;
 pub mod deploy;
 pub mod diagnose;
 pub mod engine;

@@ -1,18 +1,31 @@
 //! `tars_start.sh` exactly as tarsnode's `CommandStart::prepareScript` writes it, per server
 //! type and run mode, and the service layout it refers to (`CommandLoad::updateConfigFile`).
 //!
-//! Pure: no I/O. The text follows upstream byte for byte, including its quirks:
+//! Pure: no I/O. The text follows upstream, including its quirks:
 //! - the options of the command line are joined by `TC_Common::tostr(vector)`, which writes a
 //!   space after every item, so the command ends in a space;
-//! - in container mode the command is the last line and has no newline (the service runs in
-//!   the foreground, a child of `sh`, and `sh` is PID 1);
+//! - in container mode the command is the last line and has no newline;
 //! - php daemonizes, so in container mode a `while true; do sleep 1; done` keeps PID 1 alive.
+//!
+//! Where tarsdock differs, on purpose:
+//! - every value tarsdock itself puts into the script — paths (tars path, log path, server
+//!   directory, config file), names from the package (the executable, the node.js directory) —
+//!   is quoted for the shell (`shlex`: a plain path stays as upstream writes it, anything else
+//!   is single-quoted), so a path with a space or `;` neither breaks the script nor runs a
+//!   command. The values upstream writes raw ([`lowering::script::RAW_SCRIPT_KEYS`]: `env`,
+//!   `jvmparams`, `classpath`, `mainclass`, the interpreters, the php entrance) stay raw, with
+//!   upstream's meaning; `TARS-H001` warns when one holds shell syntax;
+//! - in container mode the command is run with `exec` (not php, which daemonizes): the server
+//!   replaces `sh` as PID 1, so the engine's SIGTERM reaches it. Upstream leaves `sh` as PID 1,
+//!   which acts on SIGTERM only after its foreground child has exited, so `docker stop` always
+//!   ended in SIGKILL (BENCHMARKS.md "Stopping a real server").
 //!
 //! Native mode sources `/etc/profile`, runs the command in the background and records its pid
 //! in `tars_start.sh.pid` (relative to the working directory, as upstream). Upstream's native
 //! php script puts ` &` on a line of its own (a shell syntax error); here php's native command
 //! is backgrounded like the others.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use lowering::paths::simplify_directory;
@@ -45,6 +58,13 @@ impl ServerType {
             "php" => Some(Self::Php),
             _ => None,
         }
+    }
+
+    /// Whether the container script may `exec` the server (it stays in the foreground; php
+    /// daemonizes and needs `sh` to keep PID 1 alive).
+    #[must_use]
+    pub const fn can_exec(self) -> bool {
+        !matches!(self, Self::Php)
     }
 
     #[must_use]
@@ -188,8 +208,18 @@ impl ScriptSettings {
                 .flatten()
                 .map(|v| String::from_utf8_lossy(v).into_owned())
         };
+        // Every key read here that reaches the script raw is on lowering's list, which the
+        // TARS-H001 check reads too.
+        let raw = |key: &str| {
+            debug_assert!(
+                lowering::script::RAW_SCRIPT_KEYS
+                    .iter()
+                    .any(|k| k.key == key)
+            );
+            get(key)
+        };
         Self {
-            env: get("env")
+            env: raw("env")
                 .map(|env| {
                     env.split([';', '|'])
                         .filter(|item| !item.is_empty())
@@ -197,14 +227,14 @@ impl ScriptSettings {
                         .collect()
                 })
                 .unwrap_or_default(),
-            java: get("java").filter(|v| !v.is_empty()),
-            nodejs: get("nodejs").filter(|v| !v.is_empty()),
-            php: get("php").filter(|v| !v.is_empty()),
-            jvm_params: get("jvmparams").unwrap_or_default(),
-            class_path: get("classpath").unwrap_or_default(),
-            main_class: get("mainclass").filter(|m| !m.is_empty()),
+            java: raw("java").filter(|v| !v.is_empty()),
+            nodejs: raw("nodejs").filter(|v| !v.is_empty()),
+            php: raw("php").filter(|v| !v.is_empty()),
+            jvm_params: raw("jvmparams").unwrap_or_default(),
+            class_path: raw("classpath").unwrap_or_default(),
+            main_class: raw("mainclass").filter(|m| !m.is_empty()),
             package_format: get("packageFormat").unwrap_or_else(|| "tgz".to_owned()),
-            entrance: get("entrance").filter(|e| !e.is_empty()),
+            entrance: raw("entrance").filter(|e| !e.is_empty()),
         }
     }
 }
@@ -237,11 +267,15 @@ pub fn start_script(
     }
     out.push_str(&format!(
         "export LD_LIBRARY_PATH=$LD_LIBRARY_PATH:{}:{}\n",
-        layout.exe_path, layout.lib_path
+        quote(&layout.exe_path),
+        quote(&layout.lib_path)
     ));
     out.push_str("trap 'exit' SIGTERM SIGINT\n");
     out.push_str("pid=0\n");
     out.push('\n');
+    if mode == RunMode::Container && server_type.can_exec() {
+        out.push_str("exec ");
+    }
     out.push_str(&command_line(server_type, layout, settings, executable));
     match mode {
         RunMode::Container => {
@@ -257,6 +291,7 @@ pub fn start_script(
 }
 
 /// The command line (without newline): the program, then every option followed by a space.
+/// What tarsdock makes is quoted; the raw template values are not (module documentation).
 #[must_use]
 pub fn command_line(
     server_type: ServerType,
@@ -264,7 +299,7 @@ pub fn command_line(
     settings: &ScriptSettings,
     executable: &Executable,
 ) -> String {
-    let conf = &layout.config_file;
+    let conf = quote(&layout.config_file);
     let mut options: Vec<String> = Vec::new();
     match server_type {
         ServerType::Cpp | ServerType::Go => options.push(format!("--config={conf}")),
@@ -285,27 +320,57 @@ pub fn command_line(
             options.extend(words(&rest));
         }
         ServerType::Nodejs => {
-            options.push(simplify_directory(&format!(
-                "{}/tars_nodejs/node-agent/bin/node-agent",
-                layout.exe_path
-            )));
+            options.push(
+                quote(&simplify_directory(&format!(
+                    "{}/tars_nodejs/node-agent/bin/node-agent",
+                    layout.exe_path
+                )))
+                .into_owned(),
+            );
             let dir = executable
                 .nodejs_dir
                 .clone()
                 .unwrap_or_else(|| simplify_directory(&layout.exe_path));
-            options.extend(words(&format!("{dir} -c {conf}")));
+            options.push(quote(&dir).into_owned());
+            options.push("-c".to_owned());
+            options.push(conf.into_owned());
         }
         ServerType::Php => {
-            options.push(php_entrance(layout, settings));
+            // A configured entrance is raw (upstream); the default one is a path tarsdock made.
+            options.push(
+                settings
+                    .entrance
+                    .clone()
+                    .unwrap_or_else(|| quote(&php_entrance(layout, settings)).into_owned()),
+            );
             options.push(format!("--config={conf}"));
         }
     }
-    let mut line = format!("{} ", executable.program);
+    // cpp/go run a file of the package (quoted); the others an interpreter from the config.
+    let program = match server_type {
+        ServerType::Cpp | ServerType::Go => quote(&executable.program),
+        _ => Cow::Borrowed(executable.program.as_str()),
+    };
+    let mut line = format!("{program} ");
     for option in options {
         line.push_str(&option);
         line.push(' ');
     }
     line
+}
+
+/// `text` as one shell word: unchanged when it has nothing the shell would act on (a plain
+/// path), else single-quoted. NUL cannot be in a shell word (nor in a path); it is dropped.
+#[must_use]
+pub fn quote(text: &str) -> Cow<'_, str> {
+    match shlex::try_quote(text) {
+        Ok(quoted) => quoted,
+        Err(_) => Cow::Owned(
+            shlex::try_quote(&text.replace('\0', ""))
+                .map(Cow::into_owned)
+                .unwrap_or_default(),
+        ),
+    }
 }
 
 /// php's entry script: `<entrance>`, else `<server dir>/bin/src/index.php`.
@@ -416,7 +481,7 @@ mod tests {
              trap 'exit' SIGTERM SIGINT\n\
              pid=0\n\
              \n\
-             /usr/local/app/tars/tarsnode/data/Test.HelloServer/bin/HelloServer \
+             exec /usr/local/app/tars/tarsnode/data/Test.HelloServer/bin/HelloServer \
              --config=/usr/local/app/tars/tarsnode/data/Test.HelloServer/conf/Test.HelloServer.config.conf "
         );
     }
@@ -505,6 +570,94 @@ mod tests {
              /usr/local/app/tars/tarsnode/data/Test.HelloServer/bin/app -c \
              /usr/local/app/tars/tarsnode/data/Test.HelloServer/conf/Test.HelloServer.config.conf "
         );
+    }
+
+    #[test]
+    fn paths_are_quoted_and_raw_values_are_not() {
+        let layout = Layout::new("/srv/a b;touch x", "/logs/$(id)", "Test", "HelloServer");
+        let exe = Executable {
+            program: format!("{}it's Server", layout.exe_path),
+            nodejs_dir: None,
+        };
+        let settings = ScriptSettings {
+            env: vec!["PATH=$PATH:/x".into()],
+            ..ScriptSettings::default()
+        };
+        let text = start_script(
+            ServerType::Cpp,
+            RunMode::Container,
+            &layout,
+            &settings,
+            &exe,
+        );
+        // sh reads it back as the words meant: each path one word, nothing run.
+        let words = shlex::split(text.lines().last().unwrap()).unwrap();
+        assert_eq!(
+            words,
+            [
+                "exec",
+                "/srv/a b;touch x/tarsnode/data/Test.HelloServer/bin/it's Server",
+                "--config=/srv/a b;touch x/tarsnode/data/Test.HelloServer/conf/Test.HelloServer.config.conf",
+            ]
+        );
+        assert!(
+            text.contains("export LD_LIBRARY_PATH=$LD_LIBRARY_PATH:'/srv/a b;touch x/tarsnode/data/Test.HelloServer/bin/':"),
+            "{text}"
+        );
+        assert!(text.contains("export PATH=$PATH:/x\n"), "{text}");
+    }
+
+    #[test]
+    fn every_raw_key_is_one_lowering_knows() {
+        // Every key on lowering's list is read, and reaches the script as written.
+        let mut text = String::from("<tars>\n<application>\n<server>\n");
+        for raw in lowering::script::RAW_SCRIPT_KEYS {
+            text.push_str(&format!("{}=RAW_{}\n", raw.key, raw.key));
+        }
+        text.push_str("packageFormat=war\n</server>\n</application>\n</tars>\n");
+        let config = parser::parse(text.into_bytes()).config;
+        let settings = ScriptSettings::from_config(&config);
+        let mut scripts = String::new();
+        for server_type in ServerType::ALL {
+            let exe = Executable {
+                program: interpreter(server_type, &settings).unwrap_or_else(|| "/x/S".into()),
+                nodejs_dir: None,
+            };
+            scripts.push_str(&start_script(
+                server_type,
+                RunMode::Container,
+                &layout(),
+                &settings,
+                &exe,
+            ));
+        }
+        for raw in lowering::script::RAW_SCRIPT_KEYS {
+            assert!(scripts.contains(&format!("RAW_{}", raw.key)), "{}", raw.key);
+        }
+    }
+
+    #[test]
+    fn php_is_not_execd() {
+        let exe = Executable {
+            program: "php".into(),
+            nodejs_dir: None,
+        };
+        let text = start_script(
+            ServerType::Php,
+            RunMode::Container,
+            &layout(),
+            &ScriptSettings::default(),
+            &exe,
+        );
+        assert!(!text.contains("exec "), "{text}");
+        let text = start_script(
+            ServerType::Java,
+            RunMode::Native,
+            &layout(),
+            &ScriptSettings::default(),
+            &exe,
+        );
+        assert!(!text.contains("exec "), "{text}");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use lowering::ir::Target;
 use lowering::lower::Policy;
 use lowering::render::{AdapterInput, NodeInputs};
 use runtime::deploy::{DeployError, DeployInput, Deployment, FileAction, prepare};
-use runtime::package::{PackageError, UnsafeEntry};
+use runtime::package::{Limits, PackageError, UnsafeEntry};
 use runtime::script::{RunMode, ServerType};
 use runtime::{LaunchAction, LaunchOptions, LaunchReport, LaunchRequest};
 use testkit::docker::Cleanup;
@@ -55,6 +55,16 @@ impl Node {
             port: testkit::docker::free_port(),
             profile: merged,
         }
+    }
+
+    /// Like [`Node::new`], with the tars path (and the log path in it) one directory deeper,
+    /// in a directory named `dir`.
+    fn with_dir(test: &str, dir: &str) -> Self {
+        let mut node = Self::new(test);
+        let root = Path::new(&node.tars_path).parent().unwrap().join(dir);
+        node.tars_path = root.join("tars").display().to_string();
+        node.log_path = root.join("tars/app_log").display().to_string();
+        node
     }
 
     fn name(&self) -> String {
@@ -102,6 +112,7 @@ impl Node {
             log_path: self.log_path.clone(),
             host_path: None,
             policy: Policy::default(),
+            limits: Limits::default(),
         }
     }
 
@@ -407,4 +418,581 @@ fn an_unwritable_directory_is_a_layout_error() {
     let error = prepare(&node.input(&v1, Target::Linux)).unwrap_err();
     assert!(matches!(error, DeployError::Layout { .. }), "{error}");
     assert!(error.to_string().contains("tarsnode"), "{error}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 12: what a container (or a package) can make `deploy` do on the host.
+
+/// Runs `script` with the busybox shell inside the running container `id`.
+fn in_container(id: &str, script: &str) {
+    let _ = testkit::docker::docker_ok(&["exec", id, "/bin/busybox", "sh", "-c", script]);
+}
+
+/// A host directory the attacks aim at, holding one file.
+fn victim(dir: &Path) -> PathBuf {
+    let victim = dir.join("victim");
+    std::fs::create_dir_all(&victim).unwrap();
+    std::fs::write(victim.join("precious"), "keep me").unwrap();
+    victim
+}
+
+fn victim_untouched(victim: &Path) {
+    let names: Vec<String> = std::fs::read_dir(victim)
+        .unwrap_or_else(|e| panic!("{}: {e} (the victim was removed)", victim.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["precious"], "something was written into the victim");
+    assert_eq!(
+        std::fs::read_to_string(victim.join("precious")).unwrap(),
+        "keep me"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn container_planted_bin_link_does_not_make_deploy_delete_its_target() {
+    if !testkit::docker::engine_available(
+        "container_planted_bin_link_does_not_make_deploy_delete_its_target",
+    ) {
+        return;
+    }
+    let cleanup = Cleanup::new();
+    let locks = tempfile::tempdir().unwrap();
+    let rt = common::connect(locks.path()).await;
+    let node = Node::new("plant-bin");
+    let packages = tempfile::tempdir().unwrap();
+    let victim = victim(packages.path());
+    let v1 = package(packages.path(), &node.server, "1.0");
+    let (_, report) = deploy(&rt, &node, &v1, Target::Linux, &cleanup).await;
+    // The container replaces `bin` with a link to a host directory (it only writes a name).
+    in_container(
+        &report.id,
+        &format!(
+            "cd {} && rm bin && /bin/busybox ln -s {} bin",
+            node.server_dir().display(),
+            victim.display()
+        ),
+    );
+    let v2 = package(packages.path(), &node.server, "2.0");
+    let result = prepare(&node.input(&v2, Target::Linux));
+    victim_untouched(&victim);
+    let error = result.unwrap_err();
+    assert!(matches!(error, DeployError::Layout { .. }), "{error}");
+    let message = error.to_string();
+    assert!(message.contains("/bin"), "{message}");
+    assert!(message.contains("link"), "{message}");
+    drop(cleanup);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn container_planted_conf_link_gets_no_config_written_through_it() {
+    if !testkit::docker::engine_available(
+        "container_planted_conf_link_gets_no_config_written_through_it",
+    ) {
+        return;
+    }
+    let cleanup = Cleanup::new();
+    let locks = tempfile::tempdir().unwrap();
+    let rt = common::connect(locks.path()).await;
+    let node = Node::new("plant-conf");
+    let packages = tempfile::tempdir().unwrap();
+    let victim = victim(packages.path());
+    let v1 = package(packages.path(), &node.server, "1.0");
+    let (_, report) = deploy(&rt, &node, &v1, Target::Linux, &cleanup).await;
+    in_container(
+        &report.id,
+        &format!(
+            "cd {} && rm -r conf && /bin/busybox ln -s {} conf",
+            node.server_dir().display(),
+            victim.display()
+        ),
+    );
+    let result = prepare(&node.input(&v1, Target::Linux));
+    victim_untouched(&victim);
+    let error = result.unwrap_err();
+    assert!(matches!(error, DeployError::Layout { .. }), "{error}");
+    assert!(error.to_string().contains("/conf"), "{error}");
+    drop(cleanup);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn container_planted_version_dir_link_gets_no_script_written_through_it() {
+    if !testkit::docker::engine_available(
+        "container_planted_version_dir_link_gets_no_script_written_through_it",
+    ) {
+        return;
+    }
+    let cleanup = Cleanup::new();
+    let locks = tempfile::tempdir().unwrap();
+    let rt = common::connect(locks.path()).await;
+    let node = Node::new("plant-version");
+    let packages = tempfile::tempdir().unwrap();
+    let victim = victim(packages.path());
+    let v1 = package(packages.path(), &node.server, "1.0");
+    let (_, report) = deploy(&rt, &node, &v1, Target::Linux, &cleanup).await;
+    let version = std::fs::read_link(node.server_dir().join("bin")).unwrap();
+    // The package directory `bin` points at becomes a link to the host directory.
+    in_container(
+        &report.id,
+        &format!(
+            "cd {} && mv {v} moved && /bin/busybox ln -s {} {v}",
+            node.server_dir().display(),
+            victim.display(),
+            v = version.display()
+        ),
+    );
+    // A native deploy rewrites the start script.
+    let mut input = node.input(&v1, Target::Linux);
+    input.mode = RunMode::Native;
+    let result = prepare(&input);
+    victim_untouched(&victim);
+    let error = result.unwrap_err();
+    assert!(matches!(error, DeployError::Layout { .. }), "{error}");
+    assert!(
+        error.to_string().contains(&*version.to_string_lossy()),
+        "{error}"
+    );
+    drop(cleanup);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn container_planted_temporary_file_link_is_not_followed() {
+    if !testkit::docker::engine_available("container_planted_temporary_file_link_is_not_followed") {
+        return;
+    }
+    let cleanup = Cleanup::new();
+    let locks = tempfile::tempdir().unwrap();
+    let rt = common::connect(locks.path()).await;
+    let node = Node::new("plant-temp");
+    let packages = tempfile::tempdir().unwrap();
+    let victim = victim(packages.path());
+    let v1 = package(packages.path(), &node.server, "1.0");
+    let (_, report) = deploy(&rt, &node, &v1, Target::Linux, &cleanup).await;
+    // Every temporary name this process could use, and the `.bak` of the config.
+    let pid = std::process::id();
+    in_container(
+        &report.id,
+        &format!(
+            "cd {dir} && for f in bin/tars_start.sh.tmp-{pid} bin/tars_start.sh.tmp \
+             conf/{name}.config.conf.tmp-{pid} conf/{name}.config.conf.bak.tmp-{pid}; do \
+             /bin/busybox ln -s {victim}/written $f; done",
+            dir = node.server_dir().display(),
+            name = node.name(),
+            victim = victim.display()
+        ),
+    );
+    // Native mode rewrites the script; a changed template rewrites the config.
+    let mut input = node.input(&v1, Target::Linux);
+    input.mode = RunMode::Native;
+    input.node_inputs.adapters[0].threads = "2".into();
+    let native = prepare(&input).unwrap();
+    victim_untouched(&victim);
+    assert!(matches!(native.script, FileAction::Replaced { .. }));
+    assert!(matches!(native.config, FileAction::Replaced { .. }));
+    // The files are where they belong, written as files.
+    let script = node.server_dir().join("bin/tars_start.sh");
+    assert!(std::fs::symlink_metadata(&script).unwrap().is_file());
+    assert!(
+        std::fs::read_to_string(&script)
+            .unwrap()
+            .contains(". /etc/profile")
+    );
+    drop(cleanup);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_binary_changed_inside_the_container_is_replaced_before_a_native_start() {
+    if !testkit::docker::engine_available(
+        "a_binary_changed_inside_the_container_is_replaced_before_a_native_start",
+    ) {
+        return;
+    }
+    let cleanup = Cleanup::new();
+    let locks = tempfile::tempdir().unwrap();
+    let rt = common::connect(locks.path()).await;
+    let node = Node::new("tamper");
+    let packages = tempfile::tempdir().unwrap();
+    let v1 = package(packages.path(), &node.server, "1.0");
+    let (_, report) = deploy(&rt, &node, &v1, Target::Linux, &cleanup).await;
+    let binary = node.server_dir().join("bin").join(&node.server);
+    let original = std::fs::read(&binary).unwrap();
+    // The running binary cannot be written, but it can be replaced; and a library can be
+    // dropped beside it (bin/ is on LD_LIBRARY_PATH).
+    in_container(
+        &report.id,
+        &format!(
+            "cd {dir}/bin && rm {server} && printf '#!/bin/sh\\necho pwned\\n' > {server} && \
+             /bin/busybox chmod 4755 {server} && echo evil > libc.so.6",
+            dir = node.server_dir().display(),
+            server = node.server
+        ),
+    );
+    let mut input = node.input(&v1, Target::Linux);
+    input.mode = RunMode::Native;
+    let native = prepare(&input).unwrap();
+    assert!(
+        matches!(native.bin, FileAction::Replaced { .. }),
+        "{:?}",
+        native.bin
+    );
+    assert_eq!(std::fs::read(&binary).unwrap(), original);
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(&binary).unwrap().permissions().mode() & 0o7777,
+        0o755
+    );
+    assert!(!node.server_dir().join("bin/libc.so.6").exists());
+    drop(cleanup);
+}
+
+/// Issue 12 item 2 with item 1: a 46 KB package whose links pass a check that counts path
+/// components: `l1/…/l20/s1 -> ../…/..` lands on the package root, and a link through it with
+/// one `..` more climbs out. Named like deploy's temporary file (for every pid near ours), it
+/// would make deploy write the start script, as root, wherever the link points.
+#[test]
+fn a_chained_link_escape_package_is_refused_and_writes_nothing() {
+    let node = Node::new("chained-escape");
+    let packages = tempfile::tempdir().unwrap();
+    let victim = victim(packages.path());
+    let path = packages.path().join("escape.tgz");
+    let gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&path).unwrap(),
+        flate2::Compression::best(),
+    );
+    let mut tar = tar::Builder::new(gz);
+    append(
+        &mut tar,
+        &node.server,
+        tar::EntryType::Regular,
+        0o755,
+        b"#!/bin/sh\n",
+        None,
+    );
+    let deep: Vec<String> = (1..=20).map(|i| format!("l{i}")).collect();
+    let ups = vec![".."; 20].join("/");
+    let s1 = format!("{}/s1", deep.join("/"));
+    append_long(&mut tar, &s1, tar::EntryType::Symlink, &ups);
+    let escape = format!("{s1}/../{ups}{}/written", victim.display());
+    let pid = std::process::id();
+    for candidate in pid.saturating_sub(1000)..=pid + 1000 {
+        append_long(
+            &mut tar,
+            &format!("tars_start.sh.tmp-{candidate}"),
+            tar::EntryType::Symlink,
+            &escape,
+        );
+    }
+    tar.into_inner().unwrap().finish().unwrap();
+    let size = std::fs::metadata(&path).unwrap().len();
+    assert!(size < 64 * 1024, "the package is small: {size} bytes");
+    let result = prepare(&node.input(&path, Target::Linux));
+    victim_untouched(&victim);
+    let error = result.unwrap_err();
+    match &error {
+        DeployError::Package(PackageError::Unsafe { reason, .. }) => {
+            assert!(matches!(reason, UnsafeEntry::LinkOutside(_)), "{error}");
+        }
+        other => panic!("{other}"),
+    }
+    assert!(
+        !Path::new(&node.tars_path).exists(),
+        "something was written"
+    );
+}
+
+/// Appends a link whose name or target may exceed the 100 bytes of a plain header.
+fn append_long<W: std::io::Write>(
+    tar: &mut tar::Builder<W>,
+    name: &str,
+    kind: tar::EntryType,
+    target: &str,
+) {
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(kind);
+    header.set_mode(0o777);
+    header.set_size(0);
+    tar.append_link(&mut header, name, target).unwrap();
+}
+
+#[test]
+fn package_modes_are_normalised() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let node = Node::new("modes");
+    let packages = tempfile::tempdir().unwrap();
+    let path = packages.path().join("modes.tgz");
+    let gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&path).unwrap(),
+        flate2::Compression::fast(),
+    );
+    let mut tar = tar::Builder::new(gz);
+    append(
+        &mut tar,
+        "pub/",
+        tar::EntryType::Directory,
+        0o1777,
+        b"",
+        None,
+    );
+    append(
+        &mut tar,
+        &node.server,
+        tar::EntryType::Regular,
+        0o6755,
+        b"#!/bin/sh\n",
+        None,
+    );
+    append(
+        &mut tar,
+        "pub/open",
+        tar::EntryType::Regular,
+        0o777,
+        b"x",
+        None,
+    );
+    append(
+        &mut tar,
+        "pub/group",
+        tar::EntryType::Regular,
+        0o2664,
+        b"x",
+        None,
+    );
+    tar.into_inner().unwrap().finish().unwrap();
+    let mut input = node.input(&path, Target::Linux);
+    input.mode = RunMode::Native;
+    prepare(&input).unwrap();
+    let bin = node.server_dir().join("bin");
+    let mode = |p: &str| {
+        std::fs::symlink_metadata(bin.join(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    assert_eq!(mode(&node.server), 0o755);
+    assert_eq!(mode("pub"), 0o755);
+    assert_eq!(mode("pub/open"), 0o755);
+    assert_eq!(mode("pub/group"), 0o644);
+}
+
+/// A tgz that inflates far beyond its size (20 MiB of zeros in 20 KiB) is refused by the
+/// default compression-ratio limit, before anything is written.
+#[test]
+fn a_package_inflating_beyond_the_ratio_limit_is_refused() {
+    let node = Node::new("ratio");
+    let packages = tempfile::tempdir().unwrap();
+    let path = packages.path().join("bomb.tgz");
+    let gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&path).unwrap(),
+        flate2::Compression::best(),
+    );
+    let mut tar = tar::Builder::new(gz);
+    append(
+        &mut tar,
+        &node.server,
+        tar::EntryType::Regular,
+        0o755,
+        b"#!/bin/sh\n",
+        None,
+    );
+    let zeros = vec![0_u8; 20 << 20];
+    append(
+        &mut tar,
+        "zeros",
+        tar::EntryType::Regular,
+        0o644,
+        &zeros,
+        None,
+    );
+    tar.into_inner().unwrap().finish().unwrap();
+    let error = prepare(&node.input(&path, Target::Linux)).unwrap_err();
+    assert!(error.to_string().contains("compression ratio"), "{error}");
+    assert!(
+        !Path::new(&node.tars_path).exists(),
+        "something was written"
+    );
+}
+
+/// Entry names from the package reach the operator's terminal escaped.
+#[test]
+fn package_entry_names_are_escaped_in_errors() {
+    let node = Node::new("escape-name");
+    let packages = tempfile::tempdir().unwrap();
+    let path = packages.path().join("esc.tgz");
+    let gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&path).unwrap(),
+        flate2::Compression::fast(),
+    );
+    let mut tar = tar::Builder::new(gz);
+    append(
+        &mut tar,
+        "../\x1b[2J\x1b]0;owned\x07",
+        tar::EntryType::Regular,
+        0o644,
+        b"x",
+        None,
+    );
+    tar.into_inner().unwrap().finish().unwrap();
+    let error = prepare(&node.input(&path, Target::Linux)).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        !message.contains('\x1b') && !message.contains('\x07'),
+        "{message:?}"
+    );
+    assert!(message.contains("\\x1b[2J"), "{message}");
+
+    // The executable search names package files too.
+    let path = packages.path().join("noexe.tgz");
+    let gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&path).unwrap(),
+        flate2::Compression::fast(),
+    );
+    let mut tar = tar::Builder::new(gz);
+    append(
+        &mut tar,
+        "Server\x1b[31m",
+        tar::EntryType::Regular,
+        0o644,
+        b"x",
+        None,
+    );
+    tar.into_inner().unwrap().finish().unwrap();
+    let message = prepare(&node.input(&path, Target::Linux))
+        .unwrap_err()
+        .to_string();
+    assert!(!message.contains('\x1b'), "{message:?}");
+}
+
+/// Issue 15 item 4: a repack of the same files (other times, other order) is unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repack_of_the_same_files_is_unchanged() {
+    if !testkit::docker::engine_available("a_repack_of_the_same_files_is_unchanged") {
+        return;
+    }
+    let cleanup = Cleanup::new();
+    let locks = tempfile::tempdir().unwrap();
+    let rt = common::connect(locks.path()).await;
+    let node = Node::new("repack");
+    let packages = tempfile::tempdir().unwrap();
+    let v1 = package(packages.path(), &node.server, "1.0");
+    let (_, first) = deploy(&rt, &node, &v1, Target::Linux, &cleanup).await;
+    // The same two files, without the directory entry, in the other order, with times set.
+    let repack = packages.path().join("repack.tgz");
+    let gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&repack).unwrap(),
+        flate2::Compression::best(),
+    );
+    let mut tar = tar::Builder::new(gz);
+    for (name, mode, data) in [
+        (format!("{}/VERSION", node.server), 0o644, b"1.0\n".to_vec()),
+        (
+            format!("{}/{}", node.server, node.server),
+            0o755,
+            testkit::read(&testkit::docker::hello_service_binary()),
+        ),
+    ] {
+        let mut header = tar::Header::new_ustar();
+        header.set_mode(mode);
+        header.set_size(data.len() as u64);
+        header.set_mtime(1_234_567_890);
+        header.set_uid(4242);
+        tar.append_data(&mut header, &name, data.as_slice())
+            .unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap();
+    let (again, same) = deploy(&rt, &node, &repack, Target::Linux, &cleanup).await;
+    assert_eq!(again.bin, FileAction::Unchanged);
+    assert_eq!(same.action, LaunchAction::Unchanged);
+    assert_eq!(same.id, first.id);
+    drop(cleanup);
+}
+
+/// Issue 12 item 8: paths with a space and `;` neither break the start script nor run the
+/// command after the `;`, in the container.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paths_with_spaces_and_semicolons_neither_break_nor_inject() {
+    if !testkit::docker::engine_available(
+        "paths_with_spaces_and_semicolons_neither_break_nor_inject",
+    ) {
+        return;
+    }
+    let cleanup = Cleanup::new();
+    let locks = tempfile::tempdir().unwrap();
+    let rt = common::connect(locks.path()).await;
+    let node = Node::with_dir("weird-path", "a b;touch INJECTED;c");
+    let packages = tempfile::tempdir().unwrap();
+    let v1 = package(packages.path(), &node.server, "1.0");
+    let (_, report) = deploy(&rt, &node, &v1, Target::Linux, &cleanup).await;
+    assert_eq!(
+        ask(node.port),
+        format!("hello from {} version=1.0", node.name())
+    );
+    let injected = testkit::docker::docker(&["exec", &report.id, "test", "-e", "INJECTED"]);
+    assert!(!injected.status.success(), "the `;` ran a command");
+    drop(cleanup);
+}
+
+/// The native start's output file and pid file in the log directory are written by a shell
+/// redirection (as root), which follows links: deploy refuses a link planted there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn container_planted_links_at_the_native_start_files_are_refused() {
+    if !testkit::docker::engine_available(
+        "container_planted_links_at_the_native_start_files_are_refused",
+    ) {
+        return;
+    }
+    let cleanup = Cleanup::new();
+    let locks = tempfile::tempdir().unwrap();
+    let rt = common::connect(locks.path()).await;
+    let node = Node::new("plant-native");
+    let packages = tempfile::tempdir().unwrap();
+    let victim = victim(packages.path());
+    let v1 = package(packages.path(), &node.server, "1.0");
+    let (deployment, report) = deploy(&rt, &node, &v1, Target::Linux, &cleanup).await;
+    in_container(
+        &report.id,
+        &format!(
+            "cd {} && /bin/busybox ln -s {}/precious {}.out",
+            deployment.layout.log_dir,
+            victim.display(),
+            node.name()
+        ),
+    );
+    let mut input = node.input(&v1, Target::Linux);
+    input.mode = RunMode::Native;
+    let error = prepare(&input).unwrap_err();
+    assert!(matches!(error, DeployError::Layout { .. }), "{error}");
+    assert!(
+        error.to_string().contains(&format!("{}.out", node.name())),
+        "{error}"
+    );
+    victim_untouched(&victim);
+    drop(cleanup);
+}
+
+/// `TARS-H001` in deploy: a value the start script takes raw holds shell syntax; the script
+/// keeps upstream's meaning and the deployment says so.
+#[test]
+fn raw_script_values_with_shell_syntax_are_warned_about() {
+    let mut node = Node::new("raw-values");
+    let extra = parser::parse(
+        b"<tars>\n<application>\n<server>\nenv=A=1;B=$(id)\n</server>\n</application>\n</tars>\n"
+            .to_vec(),
+    )
+    .config;
+    node.profile.join(&extra, true).unwrap();
+    let packages = tempfile::tempdir().unwrap();
+    let v1 = package(packages.path(), &node.server, "1.0");
+    let mut input = node.input(&v1, Target::Linux);
+    input.mode = RunMode::Native;
+    let deployment = prepare(&input).unwrap();
+    assert!(
+        deployment
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("TARS-H001: `env`")),
+        "{:?}",
+        deployment.warnings
+    );
+    let script = std::fs::read_to_string(node.server_dir().join("bin/tars_start.sh")).unwrap();
+    assert!(script.contains("export B=$(id)\n"), "{script}");
 }

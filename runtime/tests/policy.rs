@@ -318,6 +318,7 @@ fn deploy_input<'a>(
         log_path: log_path.to_owned(),
         host_path: None,
         policy: Policy::default(),
+        limits: runtime::package::Limits::default(),
     }
 }
 

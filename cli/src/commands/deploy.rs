@@ -14,8 +14,12 @@
 //! | 1 | the template chain, profile or node inputs give errors (findings printed) |
 //! | 2 | usage, unreadable input files |
 //! | 3–10 | the engine failure classes of the other engine commands (`launch`'s table) |
-//! | 11 | the package is refused: not a tgz, an unsafe entry, no executable for the type |
-//! | 12 | the service or log directory cannot be written |
+//! | 11 | the package is refused: not a tgz, an unsafe entry, over a limit, no executable for the type |
+//! | 12 | the service or log directory cannot be written, or holds a link (or a foreign object) where deploy manages one; nothing was written |
+//!
+//! Package limits (`--max-package-bytes` 2 GiB, `--max-package-entries` 100,000,
+//! `--max-entry-bytes` 1 GiB, `--max-path-bytes` 1024, `--max-compression-ratio` 100) fit real
+//! services; raise one deliberately for a package that needs it.
 //!
 //! With `--json`, stdout holds one JSON document (the deployment, or `{"error": …}`); progress
 //! and human text go to stderr.
@@ -29,6 +33,7 @@ use lowering::ir::Target;
 use lowering::render::NodeInputs;
 use parser::{Severity, SourceId};
 use runtime::deploy::{DeployError, DeployErrorKind, DeployInput, Deployment, FileAction};
+use runtime::package::Limits;
 use runtime::script::{RunMode, ServerType};
 use runtime::{
     EngineAddress, LaunchEvent, LaunchOptions, LaunchReport, PullPolicy, Runtime, RuntimeOptions,
@@ -129,9 +134,44 @@ pub(crate) struct Args {
     /// Seconds to wait for another tarsdock command working on the same service.
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub(crate) lock_timeout: u64,
+    /// Most bytes the package's files may unpack to (`K`, `M`, `G` suffixes: powers of 1024).
+    #[arg(long, value_name = "SIZE", default_value = "2G", value_parser = parse_size)]
+    pub(crate) max_package_bytes: u64,
+    /// Most entries (files, directories, links) the package may hold.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub(crate) max_package_entries: u64,
+    /// Most bytes one file of the package may have.
+    #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = parse_size)]
+    pub(crate) max_entry_bytes: u64,
+    /// Longest path of an entry in the package, in bytes.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub(crate) max_path_bytes: u64,
+    /// Most unpacked bytes per compressed byte (checked past the first 16 MiB).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub(crate) max_compression_ratio: u64,
     /// Print one JSON document on stdout; human text goes to stderr.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+/// `123`, `64K`, `512M`, `2G` (also `KiB`, `MiB`, `GiB`): bytes, suffixes in powers of 1024.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &text[digits.len()..];
+    let shift = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        "T" | "TB" | "TIB" => 40,
+        _ => return Err(format!("unknown unit `{unit}`: use K, M, G or T")),
+    };
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size (e.g. 512M, 2G)"))?;
+    number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("`{text}` is too large"))
 }
 
 fn parse_server_type(text: &str) -> Result<ServerType, String> {
@@ -216,6 +256,13 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
         log_path: args.log_path.clone(),
         host_path: args.host_path.clone().filter(|h| !h.is_empty()),
         policy: args.policy.allowed(),
+        limits: Limits {
+            max_bytes: args.max_package_bytes,
+            max_entries: args.max_package_entries,
+            max_entry_bytes: args.max_entry_bytes,
+            max_path_bytes: args.max_path_bytes,
+            max_ratio: args.max_compression_ratio,
+        },
     };
 
     let tokio = tokio::runtime::Builder::new_current_thread()
@@ -269,6 +316,24 @@ async fn deploy(args: &Args, input: &DeployInput<'_>) -> anyhow::Result<Status> 
 
     let mut launched = None;
     if let (Some(engine), Some(request)) = (&engine, &deployment.request) {
+        if !deployment.restored.is_empty() {
+            // Files of the package were changed from inside the container: run the restored
+            // ones in a fresh container, not in the one that changed them.
+            let removed = engine
+                .remove(
+                    &deployment.name,
+                    Duration::from_secs(args.stop_timeout),
+                    false,
+                )
+                .await
+                .map_err(|e| runtime_failure(args, &e))?;
+            if removed.id.is_some() {
+                note(&format!(
+                    "{}: container removed (its package files had been changed)",
+                    deployment.name
+                ));
+            }
+        }
         let options = LaunchOptions {
             adopt: false,
             stop_timeout: Duration::from_secs(args.stop_timeout),
@@ -362,8 +427,13 @@ fn human(outcome: &Outcome<'_>) -> String {
         d.mode.as_str(),
         d.layout.server_dir
     );
+    let restored = if d.restored.is_empty() {
+        String::new()
+    } else {
+        format!(", restored: {}", d.restored.join(", "))
+    };
     out.push_str(&format!(
-        "  package     {} ({})\n",
+        "  package     {} ({}{restored})\n",
         d.package_digest,
         action(&d.bin)
     ));

@@ -8,6 +8,7 @@ pub mod lint;
 pub mod macros;
 pub mod portability;
 pub mod ports;
+pub mod script;
 pub mod security;
 pub mod target;
 pub mod volumes;
@@ -23,6 +24,7 @@ pub fn all() -> Vec<&'static CodeInfo> {
         target::CATALOGUE,
         volumes::CATALOGUE,
         security::CATALOGUE,
+        script::CATALOGUE,
         portability::CATALOGUE,
         lint::CATALOGUE,
     ];
