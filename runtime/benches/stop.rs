@@ -110,6 +110,7 @@ fn main() {
         log_path: format!("{tars}/app_log"),
         host_path: None,
         policy: Policy::default(),
+        limits: runtime::package::Limits::default(),
     };
     let deployment = prepare(&input).unwrap();
     let mut request = deployment.request.unwrap();
