@@ -1,7 +1,8 @@
 #!/bin/sh
 # Makes sure the runtime's real-engine tests can run: a Docker engine answering on its
-# socket, a static busybox for the test images, and a local registry (Debian's
-# docker-registry, with htpasswd from apache2-utils) for the pull tests.
+# socket, a static busybox for the test images, a local registry (Debian's
+# docker-registry, with htpasswd from apache2-utils) for the pull tests, and unshare,
+# nsenter and ip for the private dockerd the engine-restart tests start and break.
 #
 # Idempotent and quick when everything is already there (no apt call at all then). When no
 # engine answers it starts dockerd in the background and waits for it. Under CI=true a
@@ -24,7 +25,9 @@ dpkg -s busybox-static >/dev/null 2>&1 || missing="$missing busybox-static"
 command -v dockerd >/dev/null 2>&1 && command -v docker >/dev/null 2>&1 || missing="$missing docker.io"
 [ -x /usr/bin/docker-registry ] || missing="$missing docker-registry"
 command -v htpasswd >/dev/null 2>&1 || missing="$missing apache2-utils"
-command -v flock >/dev/null 2>&1 || missing="$missing util-linux"
+command -v flock >/dev/null 2>&1 && command -v unshare >/dev/null 2>&1 && command -v nsenter >/dev/null 2>&1 || missing="$missing util-linux"
+# The private dockerd of the engine-restart tests runs in its own network namespace.
+command -v ip >/dev/null 2>&1 || missing="$missing iproute2"
 
 if [ -n "$missing" ]; then
     say "installing:$missing"

@@ -1,11 +1,15 @@
 //! Launch latency against the real engine (a benchmark, not a test): tarsdock's runtime
 //! versus the same create+start as plain HTTP on the socket and as `docker run -d`, plus
-//! the relaunch of an unchanged service (running: a no-op; stopped: a start) and a restart.
+//! the relaunch of an unchanged service (running: a no-op; stopped: a start), a restart,
+//! and `stop` with the planned grace period (the container's `StopTimeout`) beside
+//! `docker stop` and the raw `POST /stop`, for a service that exits on SIGTERM and one that
+//! ignores it (there the grace period is the time).
 //!
 //! Run with `cargo bench -p runtime --bench launch`; `TARSDOCK_BENCH_ITERS` sets the
-//! iterations per scenario (default 20). Prints a Markdown table (median, p90, min, mean
-//! in milliseconds). Every container carries `tarsdock.test=<run id>` and is removed at
-//! the end.
+//! iterations per scenario (default 20), `TARSDOCK_BENCH_STOP_ITERS` those of the stops of
+//! a service that ignores SIGTERM (default 5; each takes its grace period). Prints a
+//! Markdown table (median, p90, min, mean in milliseconds). Every container carries
+//! `tarsdock.test=<run id>` and is removed at the end.
 
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used)]
 
@@ -159,7 +163,7 @@ fn main() {
 
     // 5. Relaunch of an unchanged stopped service: a start (the stop is not timed).
     let stop = StopOptions {
-        timeout: Duration::from_secs(1),
+        timeout: Some(Duration::from_secs(1)),
         ..StopOptions::default()
     };
     let mut samples = Vec::new();
@@ -179,11 +183,92 @@ fn main() {
     for _ in 0..iterations {
         let started = Instant::now();
         tokio
-            .block_on(rt.restart(&steady.name, Duration::from_secs(1), false))
+            .block_on(rt.restart(&steady.name, Some(Duration::from_secs(1)), false))
             .unwrap();
         samples.push(started.elapsed());
     }
     rows.push(("`Runtime::restart` (stop + start)".into(), samples));
+
+    // 7-12. Stops with the planned grace period. The plan says StopTimeout=2.
+    let stop_iters: usize = std::env::var("TARSDOCK_BENCH_STOP_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let planned = |name: &str, command: &str| {
+        let mut request = request(name);
+        request.body.entrypoint = Some(vec!["/bin/sh".into(), "-c".into(), command.into()]);
+        request.body.stop_timeout = Some(2);
+        request.plan_hash = runtime::plan_hash(&request.body);
+        request
+    };
+    // `sleep` under init exits on SIGTERM at once; the trap makes the shell ignore it.
+    let obeys = "exec /bin/sleep 3600";
+    let ignores = "trap '' TERM; while true; do /bin/sleep 1; done";
+    let planned_stop = StopOptions::default();
+    for (label, command, iters) in [
+        ("exits on SIGTERM", obeys, iterations),
+        ("ignores SIGTERM", ignores, stop_iters),
+    ] {
+        let name = format!(
+            "Bench.stop{}{}",
+            &label[..4],
+            cleanup.run_id.replace('-', "")
+        );
+        let service = planned(&name, command);
+        let mut ours = Vec::new();
+        let mut cli = Vec::new();
+        let mut raw = Vec::new();
+        let mut old = Vec::new();
+        for _ in 0..iters {
+            // tarsdock: the stop sequence with the container's own grace period.
+            tokio
+                .block_on(rt.launch(&service, &options, &mut |_| {}))
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+            let started = Instant::now();
+            let report = tokio.block_on(rt.stop(&name, &planned_stop)).unwrap();
+            ours.push(started.elapsed());
+            assert_eq!(report.grace_period_s, Some(2));
+            // The docker CLI (no -t: the engine uses the container's StopTimeout).
+            tokio
+                .block_on(rt.launch(&service, &options, &mut |_| {}))
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+            let started = Instant::now();
+            let status = Command::new("docker")
+                .args(["stop", &name])
+                .stdout(std::process::Stdio::null())
+                .status()
+                .unwrap();
+            cli.push(started.elapsed());
+            assert!(status.success());
+            // The raw API, without and with the `t=10` tarsdock used to send.
+            for (samples, query) in [(&mut raw, ""), (&mut old, "?t=10")] {
+                tokio
+                    .block_on(rt.launch(&service, &options, &mut |_| {}))
+                    .unwrap();
+                std::thread::sleep(Duration::from_millis(300));
+                let started = Instant::now();
+                let reply = http.request(
+                    "POST",
+                    &format!("/v{api}/containers/{name}/stop{query}"),
+                    b"",
+                );
+                samples.push(started.elapsed());
+                assert_eq!(reply.0, 204, "{}", reply.1);
+            }
+        }
+        rows.push((
+            format!("`Runtime::stop`, {label} (planned grace 2 s)"),
+            ours,
+        ));
+        rows.push((format!("`docker stop`, {label}"), cli));
+        rows.push((format!("raw `POST /stop`, {label}"), raw));
+        rows.push((
+            format!("raw `POST /stop?t=10` (the old fixed grace), {label}"),
+            old,
+        ));
+    }
 
     println!(
         "engine API {api}, {iterations} iterations per row, times in ms\n\n\

@@ -164,7 +164,7 @@ fn main() {
             .block_on(rt.stop(
                 &service,
                 &StopOptions {
-                    timeout: Duration::from_secs(grace),
+                    timeout: Some(Duration::from_secs(grace)),
                     ..StopOptions::default()
                 },
             ))
@@ -238,7 +238,7 @@ fn main() {
             times[times.len() - 1]
         );
     }
-    let _ = tokio.block_on(rt.remove(&service, Duration::from_secs(1), false));
+    let _ = tokio.block_on(rt.remove(&service, Some(Duration::from_secs(1)), false));
 }
 
 fn exit_of(tokio: &tokio::runtime::Runtime, docker: &bollard::Docker, id: &str) -> String {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bollard::{API_DEFAULT_VERSION, ClientVersion, Docker};
 
-use crate::error::{Error, Operation, Result};
+use crate::error::{Error, Limit, Operation, Result};
 
 /// The socket tarsnode and Docker use when nothing else is configured.
 pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
@@ -237,57 +237,45 @@ impl EngineInfo {
     }
 }
 
-/// Connects to the engine and negotiates the API version.
+/// Connects to the engine and negotiates the API version, the negotiation bounded by
+/// `timeout` as a whole.
 ///
 /// bollard speaks API 1.53 by default; an older engine (Docker 20.10 speaks 1.41) is
 /// answered at its own version after `GET /version`. Fields newer than the negotiated
 /// version are ignored by the engine.
 ///
 /// # Errors
-/// [`Error::EngineUnreachable`] when nothing answers, [`Error::Timeout`] when the engine
-/// does not answer in `timeout`, [`Error::EngineTooOld`] below [`MINIMUM_API`].
-pub async fn connect(address: &EngineAddress, timeout: Duration) -> Result<Docker> {
-    let secs = timeout.as_secs().max(1);
+/// [`Error::EngineUnreachable`] when nothing answers (or the path is not a socket),
+/// [`Error::Timeout`] when the engine does not answer in `timeout`, [`Error::EngineTooOld`]
+/// below [`MINIMUM_API`].
+pub(crate) async fn connect(address: &EngineAddress, timeout: Duration) -> Result<Engine> {
     let display = address.to_string();
+    let limit = Limit::call(timeout);
     let docker = match address {
         EngineAddress::Unix(path) => {
-            let path_text = path.to_string_lossy();
-            match std::fs::metadata(path) {
-                Ok(_) => {}
-                Err(e) => {
-                    return Err(Error::EngineUnreachable {
-                        address: display,
-                        reason: io_reason(&e),
-                    });
-                }
-            }
-            Docker::connect_with_unix(&path_text, secs, API_DEFAULT_VERSION)
+            check_socket(path).map_err(|reason| Error::EngineUnreachable {
+                address: display.clone(),
+                reason,
+            })?;
+            Docker::connect_with_unix(
+                &path.to_string_lossy(),
+                client_seconds(limit),
+                API_DEFAULT_VERSION,
+            )
         }
-        EngineAddress::Tcp(addr) => Docker::connect_with_http(addr, secs, API_DEFAULT_VERSION),
+        EngineAddress::Tcp(addr) => {
+            Docker::connect_with_http(addr, client_seconds(limit), API_DEFAULT_VERSION)
+        }
     }
     .map_err(|e| Error::EngineUnreachable {
         address: display.clone(),
         reason: e.to_string(),
     })?;
-    let docker = docker
-        .negotiate_version()
-        .await
-        .map_err(|e| match classify(&e) {
-            Failure::Timeout => Error::Timeout {
-                operation: Operation::Connect,
-                target: "(API version negotiation)".to_owned(),
-                address: display.clone(),
-                after: Duration::from_secs(secs),
-            },
-            Failure::Server { message, .. } => Error::EngineUnreachable {
-                address: display.clone(),
-                reason: format!("it answered /version with an error: {message}"),
-            },
-            Failure::Transport(reason) | Failure::Other(reason) => Error::EngineUnreachable {
-                address: display.clone(),
-                reason,
-            },
-        })?;
+    let docker = match tokio::time::timeout(limit.total(), docker.negotiate_version()).await {
+        Ok(Ok(docker)) => docker,
+        Ok(Err(e)) => return Err(negotiation_error(classify(&e, limit), &display)),
+        Err(_) => return Err(negotiation_error(Failure::Timeout(limit), &display)),
+    };
     let version = docker.client_version();
     if version < MINIMUM_API {
         return Err(Error::EngineTooOld {
@@ -296,7 +284,188 @@ pub async fn connect(address: &EngineAddress, timeout: Duration) -> Result<Docke
             minimum: MINIMUM_API.to_string(),
         });
     }
-    Ok(docker)
+    Ok(Engine {
+        docker,
+        address: display,
+        timeout,
+    })
+}
+
+fn negotiation_error(failure: Failure, display: &str) -> Error {
+    match failure {
+        Failure::Timeout(limit) => Error::Timeout {
+            operation: Operation::Connect,
+            target: String::new(),
+            address: display.to_owned(),
+            limit,
+        },
+        Failure::Server { message, .. } => Error::EngineUnreachable {
+            address: display.to_owned(),
+            reason: format!("it answered /version with an error: {message}"),
+        },
+        Failure::Transport(reason) | Failure::Other(reason) => Error::EngineUnreachable {
+            address: display.to_owned(),
+            reason,
+        },
+    }
+}
+
+/// Whether `path` is something one can connect to: a socket (through links), named by what
+/// it is when it is not.
+fn check_socket(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::FileTypeExt as _;
+    let metadata = std::fs::metadata(path).map_err(|e| io_reason(&e))?;
+    let kind = metadata.file_type();
+    if kind.is_socket() {
+        return Ok(());
+    }
+    let what = if kind.is_dir() {
+        "a directory"
+    } else if kind.is_file() {
+        "a regular file"
+    } else if kind.is_fifo() {
+        "a named pipe"
+    } else {
+        "a device"
+    };
+    Err(format!("not a socket ({} is {what})", path.display()))
+}
+
+/// bollard's own timeout (whole seconds) for a client whose calls tarsdock bounds with
+/// `limit`: a second longer, so that tarsdock's bound, which covers the body too, is the
+/// one that fires and its message is the one shown.
+fn client_seconds(limit: Limit) -> u64 {
+    limit.total().as_secs().saturating_add(1)
+}
+
+/// The engine connection: the bollard client, the address as shown in messages, and the
+/// engine timeout. Every call tarsdock makes goes through [`Engine::call`] (bounded as a
+/// whole: head and body) or [`Engine::stream`] (bounded by its longest silence); bollard's
+/// own timeout covers the reply head only.
+#[derive(Clone, Debug)]
+pub(crate) struct Engine {
+    docker: Docker,
+    address: String,
+    timeout: Duration,
+}
+
+impl Engine {
+    /// The bollard client. Calls made on it directly are bounded by nothing but bollard's
+    /// head timeout: use [`Engine::call`].
+    pub(crate) fn docker(&self) -> &Docker {
+        &self.docker
+    }
+
+    /// The address, as shown in messages.
+    pub(crate) fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// The engine timeout.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The limit of an ordinary call.
+    pub(crate) fn limit(&self) -> Limit {
+        Limit::call(self.timeout)
+    }
+
+    /// Runs one engine call, bounded by `limit` as a whole (reply head and body). `call`
+    /// gets a client whose own head timeout is no shorter than `limit`.
+    pub(crate) async fn call<T, F, Fut>(&self, limit: Limit, call: F) -> Result<T, Failure>
+    where
+        F: FnOnce(Docker) -> Fut,
+        Fut: Future<Output = Result<T, bollard::errors::Error>>,
+    {
+        let client = if limit.total() > self.timeout {
+            self.docker
+                .clone()
+                .with_timeout(Duration::from_secs(client_seconds(limit)))
+        } else {
+            self.docker.clone()
+        };
+        match tokio::time::timeout(limit.total(), call(client)).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(classify(&error, limit)),
+            Err(_) => Err(Failure::Timeout(limit)),
+        }
+    }
+
+    /// A stream whose every item must arrive within `limit` of the previous one (or of the
+    /// start); a silence that long ends it with [`Failure::Timeout`].
+    pub(crate) fn stream<T, S>(
+        &self,
+        limit: Limit,
+        stream: S,
+    ) -> impl futures_util::Stream<Item = Result<T, Failure>> + Send + use<T, S>
+    where
+        S: futures_util::Stream<Item = Result<T, bollard::errors::Error>> + Send,
+        T: Send,
+    {
+        idle_bounded(stream, limit)
+    }
+
+    /// The runtime error for a failed `operation` on `target`.
+    pub(crate) fn error(&self, failure: Failure, operation: Operation, target: &str) -> Error {
+        failure_error(failure, operation, target, &self.address)
+    }
+}
+
+/// See [`Engine::stream`].
+pub(crate) fn idle_bounded<T, S>(
+    stream: S,
+    limit: Limit,
+) -> impl futures_util::Stream<Item = Result<T, Failure>> + Send + use<T, S>
+where
+    S: futures_util::Stream<Item = Result<T, bollard::errors::Error>> + Send,
+    T: Send,
+{
+    use futures_util::StreamExt as _;
+    let stream = Box::pin(stream);
+    futures_util::stream::unfold(Some(stream), move |state| async move {
+        let mut stream = state?;
+        match tokio::time::timeout(limit.total(), stream.next()).await {
+            Ok(Some(Ok(item))) => Some((Ok(item), Some(stream))),
+            Ok(Some(Err(error))) => Some((Err(classify(&error, limit)), Some(stream))),
+            Ok(None) => None,
+            // Silent too long: report it, then end.
+            Err(_) => Some((Err(Failure::Timeout(limit)), None)),
+        }
+    })
+}
+
+/// Maps a classified failure of `operation` on `target` to the runtime error.
+pub(crate) fn failure_error(
+    failure: Failure,
+    operation: Operation,
+    target: &str,
+    address: &str,
+) -> Error {
+    match failure {
+        Failure::Timeout(limit) => Error::Timeout {
+            operation,
+            target: target.to_owned(),
+            address: address.to_owned(),
+            limit,
+        },
+        Failure::Transport(reason) => Error::EngineUnreachable {
+            address: address.to_owned(),
+            reason,
+        },
+        Failure::Server { status, message } => Error::EngineRefused {
+            operation,
+            name: target.to_owned(),
+            status: Some(status),
+            message,
+            origin: None,
+        },
+        Failure::Other(message) => Error::Engine {
+            operation,
+            target: target.to_owned(),
+            message,
+        },
+    }
 }
 
 /// A bollard error, sorted into what the runtime needs to tell apart.
@@ -304,15 +473,17 @@ pub async fn connect(address: &EngineAddress, timeout: Duration) -> Result<Docke
 pub(crate) enum Failure {
     /// The engine answered with an HTTP error.
     Server { status: u16, message: String },
-    /// The request timed out.
-    Timeout,
+    /// The call (or a stream's silence) exceeded this limit.
+    Timeout(Limit),
     /// The engine could not be reached (connect failed, connection reset).
     Transport(String),
     /// Anything else (undecodable reply, stream error).
     Other(String),
 }
 
-pub(crate) fn classify(error: &bollard::errors::Error) -> Failure {
+/// Sorts a bollard error; `limit` is the limit the call ran under (bollard's own head
+/// timeout reports as that limit).
+pub(crate) fn classify(error: &bollard::errors::Error, limit: Limit) -> Failure {
     use bollard::errors::Error as B;
     match error {
         B::DockerResponseServerError {
@@ -322,7 +493,7 @@ pub(crate) fn classify(error: &bollard::errors::Error) -> Failure {
             status: *status_code,
             message: message.trim().to_owned(),
         },
-        B::RequestTimeoutError => Failure::Timeout,
+        B::RequestTimeoutError => Failure::Timeout(limit),
         B::SocketNotFoundError(path) => Failure::Transport(format!("no socket at {path}")),
         B::HyperLegacyError { .. } | B::HyperResponseError { .. } | B::IOError { .. } => {
             Failure::Transport(transport_reason(error))

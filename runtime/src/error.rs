@@ -60,6 +60,7 @@ impl ErrorKind {
 /// The operation the engine was asked to do, for messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Operation {
     Connect,
     Info,
@@ -69,6 +70,8 @@ pub enum Operation {
     Create,
     Start,
     Stop,
+    Kill,
+    Unpause,
     Restart,
     Remove,
     Exec,
@@ -76,22 +79,43 @@ pub enum Operation {
 }
 
 impl Operation {
-    /// The verb, as used in "the engine refused to <verb> …".
+    /// The verb alone (`inspect`, `stop`, `read the logs of`).
     #[must_use]
     pub const fn verb(self) -> &'static str {
         match self {
-            Self::Connect => "connect",
+            Self::Connect => "negotiate the API version",
             Self::Info => "describe itself",
-            Self::InspectImage => "inspect the image",
+            Self::InspectImage | Self::Inspect => "inspect",
             Self::Pull => "pull",
-            Self::Inspect => "inspect",
             Self::Create => "create",
             Self::Start => "start",
             Self::Stop => "stop",
+            Self::Kill => "kill",
+            Self::Unpause => "unpause",
             Self::Restart => "restart",
             Self::Remove => "remove",
             Self::Exec => "run the stop script in",
             Self::Logs => "read the logs of",
+        }
+    }
+
+    /// What the operation acts on (`image`, `container`), when it names a target.
+    #[must_use]
+    pub const fn object(self) -> Option<&'static str> {
+        match self {
+            Self::Connect | Self::Info => None,
+            Self::InspectImage | Self::Pull => Some("image"),
+            _ => Some("container"),
+        }
+    }
+
+    /// The whole phrase, as in "the engine refused to <phrase>": `inspect image x`,
+    /// `stop container A.B`, `describe itself`.
+    #[must_use]
+    pub fn phrase(self, target: &str) -> String {
+        match self.object() {
+            Some(object) => format!("{} {object} {target}", self.verb()),
+            None => self.verb().to_owned(),
         }
     }
 }
@@ -100,6 +124,89 @@ impl std::fmt::Display for Operation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.verb())
     }
+}
+
+/// How long one engine call was allowed to take, and how that limit was made up, so that a
+/// timeout message says what really happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limit {
+    /// The engine timeout (`--engine-timeout`).
+    pub engine: Duration,
+    /// The grace period added to calls that wait for a container to stop.
+    pub grace: Option<Duration>,
+    /// Whether the limit bounds the silence between two pieces of a stream (pull progress,
+    /// logs) rather than a whole call.
+    pub idle: bool,
+}
+
+impl Limit {
+    /// A whole call bounded by the engine timeout.
+    #[must_use]
+    pub const fn call(engine: Duration) -> Self {
+        Self {
+            engine,
+            grace: None,
+            idle: false,
+        }
+    }
+
+    /// A whole call bounded by the engine timeout plus a grace period.
+    #[must_use]
+    pub const fn with_grace(engine: Duration, grace: Duration) -> Self {
+        Self {
+            engine,
+            grace: Some(grace),
+            idle: false,
+        }
+    }
+
+    /// A stream bounded by the longest silence between two of its pieces.
+    #[must_use]
+    pub const fn idle(engine: Duration) -> Self {
+        Self {
+            engine,
+            grace: None,
+            idle: true,
+        }
+    }
+
+    /// The limit itself: the engine timeout plus the grace period (saturating).
+    #[must_use]
+    pub fn total(self) -> Duration {
+        self.engine.saturating_add(self.grace.unwrap_or_default())
+    }
+}
+
+/// `2s`, `1.5s`, `0.25s`.
+pub(crate) fn seconds(duration: Duration) -> String {
+    if duration.subsec_nanos() == 0 {
+        format!("{}s", duration.as_secs())
+    } else {
+        let text = format!("{:.2}", duration.as_secs_f64());
+        format!("{}s", text.trim_end_matches('0').trim_end_matches('.'))
+    }
+}
+
+fn timeout_message(operation: Operation, target: &str, address: &str, limit: &Limit) -> String {
+    let phrase = operation.phrase(target);
+    if limit.idle {
+        return format!(
+            "timed out after {} without any data from the engine at {address} while trying to {phrase}",
+            seconds(limit.engine)
+        );
+    }
+    let mut text = format!(
+        "timed out after {} waiting for the engine at {address} to {phrase}",
+        seconds(limit.total())
+    );
+    if let Some(grace) = limit.grace {
+        text.push_str(&format!(
+            " (the engine timeout of {} plus the grace period of {})",
+            seconds(limit.engine),
+            seconds(grace)
+        ));
+    }
+    text
 }
 
 /// Every failure of the runtime.
@@ -180,7 +287,7 @@ pub enum Error {
 
     /// The engine refused an operation; `origin` names the template line it concerns when
     /// one could be matched in the engine's message.
-    #[error("the engine refused to {operation} container {name}: {message}{}",
+    #[error("the engine refused to {}: {message}{}", operation.phrase(name),
         origin.as_ref().map(|o| format!(" (concerns {o})")).unwrap_or_default())]
     EngineRefused {
         operation: Operation,
@@ -190,20 +297,20 @@ pub enum Error {
         origin: Option<String>,
     },
 
-    /// The engine did not answer in time.
-    #[error("timed out after {}s waiting for the engine at {address} to {operation} {target}",
-        after.as_secs())]
+    /// The engine did not answer in time (the whole call, head and body, or a stream that
+    /// fell silent).
+    #[error("{}", timeout_message(*operation, target, address, limit))]
     Timeout {
         operation: Operation,
         target: String,
         address: String,
-        after: Duration,
+        limit: Limit,
     },
 
     /// Another tarsdock process held the service lock for too long.
     #[error(
-        "timed out after {}s waiting for the lock {} (another tarsdock command is working on {name})",
-        after.as_secs(), path.display()
+        "timed out after {} waiting for the lock {} (another tarsdock command is working on {name})",
+        seconds(*after), path.display()
     )]
     LockTimeout {
         name: String,
@@ -218,12 +325,17 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// A container with the name exists but tarsdock did not create it.
+    /// A container with the name exists but is not the one tarsdock made for this service.
     #[error(
-        "container {name} ({id}) was not created by tarsdock (no label tarsdock.managed-by=tarsdock); \
+        "container {name} ({id}) is not one tarsdock made for this service: {reason}; \
          tarsdock leaves it alone: remove it yourself or pass --adopt to let tarsdock take it over"
     )]
-    ForeignContainer { name: String, id: String },
+    ForeignContainer {
+        name: String,
+        id: String,
+        /// Which label is missing or names something else.
+        reason: String,
+    },
 
     /// Someone else changed the container meanwhile (HTTP 409 from the engine).
     #[error("container {name} is in a conflicting state: {message}")]
@@ -259,7 +371,7 @@ pub enum Error {
     },
 
     /// Any other engine failure (transport errors, undecodable replies).
-    #[error("the engine failed to {operation} {target}: {message}")]
+    #[error("the engine failed to {}: {message}", operation.phrase(target))]
     Engine {
         operation: Operation,
         target: String,

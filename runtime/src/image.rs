@@ -21,8 +21,9 @@ use futures_util::StreamExt as _;
 use http::HeaderValue;
 use serde::Serialize;
 
-use crate::engine::{Failure, classify};
-use crate::error::{Error, Operation, Result};
+use crate::content::ImageDefaults;
+use crate::engine::{Engine, Failure};
+use crate::error::{Error, Limit, Operation, Result};
 
 /// Registry credentials. The password is never printed: `Debug` redacts it and it is not
 /// serialised anywhere but into the `X-Registry-Auth` header.
@@ -182,6 +183,9 @@ pub struct EnsuredImage {
     pub id: String,
     /// Why a pull happened, when one did.
     pub pulled: Option<String>,
+    /// The image's own configuration, merged by the engine into containers made from it.
+    #[serde(skip)]
+    pub(crate) defaults: ImageDefaults,
 }
 
 /// What [`ensure_image`] reports while it works.
@@ -203,31 +207,37 @@ pub enum PullPolicy {
     Never,
 }
 
-/// The local image's id and repo digests, or `None` when the engine has no such image.
+/// What the engine has locally under an image reference.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct LocalImage {
+    pub(crate) id: String,
+    pub(crate) repo_digests: Vec<String>,
+    /// What the engine merges into a container's configuration at create.
+    pub(crate) defaults: ImageDefaults,
+}
+
+/// The local image, or `None` when the engine has no such image.
 ///
 /// # Errors
 /// Transport and timeout errors, and engine errors other than "no such image".
-pub(crate) async fn inspect_image(
-    docker: &Docker,
-    address: &str,
-    image: &str,
-) -> Result<Option<(String, Vec<String>)>> {
-    match docker.inspect_image(image).await {
-        Ok(inspect) => Ok(Some((
-            inspect.id.unwrap_or_default(),
-            inspect.repo_digests.unwrap_or_default(),
-        ))),
-        Err(error) => match classify(&error) {
+pub(crate) async fn inspect_image(engine: &Engine, image: &str) -> Result<Option<LocalImage>> {
+    match engine
+        .call(
+            engine.limit(),
+            |d| async move { d.inspect_image(image).await },
+        )
+        .await
+    {
+        Ok(inspect) => Ok(Some(LocalImage {
+            defaults: ImageDefaults::from_config(inspect.config.as_ref()),
+            id: inspect.id.unwrap_or_default(),
+            repo_digests: inspect.repo_digests.unwrap_or_default(),
+        })),
+        Err(failure) => match failure {
             Failure::Server { status, message } if status == 404 || is_no_such_image(&message) => {
                 Ok(None)
             }
-            failure => Err(engine_error(
-                failure,
-                Operation::InspectImage,
-                image,
-                address,
-                docker,
-            )),
+            failure => Err(engine.error(failure, Operation::InspectImage, image)),
         },
     }
 }
@@ -269,8 +279,7 @@ pub fn image_matches(expected: &str, id: &str, repo_digests: &[String]) -> bool 
 /// [`Error::ImageUnavailable`] when missing and not pullable (policy or pull failure),
 /// [`Error::PullFailed`], [`Error::ImageMismatch`], transport errors.
 pub(crate) async fn ensure_image(
-    docker: &Docker,
-    address: &str,
+    engine: &Engine,
     image: &str,
     expected_id: Option<&str>,
     policy: PullPolicy,
@@ -278,16 +287,17 @@ pub(crate) async fn ensure_image(
     steps: &mut dyn FnMut(PullStep<'_>),
 ) -> Result<EnsuredImage> {
     let expected_id = expected_id.filter(|e| !e.trim().is_empty());
-    let reason = match inspect_image(docker, address, image).await? {
-        Some((id, digests)) => match expected_id {
-            Some(expected) if !image_matches(expected, &id, &digests) => {
-                format!("local id {id} differs from the expected {expected}")
+    let reason = match inspect_image(engine, image).await? {
+        Some(local) => match expected_id {
+            Some(expected) if !image_matches(expected, &local.id, &local.repo_digests) => {
+                format!("local id {} differs from the expected {expected}", local.id)
             }
             _ => {
                 return Ok(EnsuredImage {
                     image: image.to_owned(),
-                    id,
+                    id: local.id,
                     pulled: None,
+                    defaults: local.defaults,
                 });
             }
         },
@@ -301,7 +311,7 @@ pub(crate) async fn ensure_image(
     }
     tracing::info!(image, %reason, "pulling");
     steps(PullStep::Starting(&reason));
-    let report = pull(docker, address, image, auth, &mut |p| {
+    let report = pull(engine, image, auth, &mut |p| {
         steps(PullStep::Progress(p));
     })
     .await
@@ -312,23 +322,21 @@ pub(crate) async fn ensure_image(
         },
         other => other,
     })?;
-    if let Some(expected) = expected_id {
-        let digests = inspect_image(docker, address, image)
-            .await?
-            .map(|(_, d)| d)
-            .unwrap_or_default();
-        if !image_matches(expected, &report.id, &digests) {
-            return Err(Error::ImageMismatch {
-                image: image.to_owned(),
-                local: report.id,
-                expected: expected.to_owned(),
-            });
-        }
+    let local = inspect_image(engine, image).await?.unwrap_or_default();
+    if let Some(expected) = expected_id
+        && !image_matches(expected, &report.id, &local.repo_digests)
+    {
+        return Err(Error::ImageMismatch {
+            image: image.to_owned(),
+            local: report.id,
+            expected: expected.to_owned(),
+        });
     }
     Ok(EnsuredImage {
         image: image.to_owned(),
         id: report.id,
         pulled: Some(reason),
+        defaults: local.defaults,
     })
 }
 
@@ -339,8 +347,7 @@ pub(crate) async fn ensure_image(
 /// [`Error::PullFailed`] (with `in_stream` telling where the error came from),
 /// [`Error::Timeout`], [`Error::EngineUnreachable`].
 pub(crate) async fn pull(
-    docker: &Docker,
-    address: &str,
+    engine: &Engine,
     image: &str,
     auth: Option<&RegistryAuth>,
     progress: &mut dyn FnMut(&PullProgress),
@@ -351,10 +358,13 @@ pub(crate) async fn pull(
         .tag(&reference.tag)
         .build();
     let client = match auth {
-        Some(auth) => with_registry_auth(docker, &auth.header_value(&reference))?,
-        None => docker.clone(),
+        Some(auth) => with_registry_auth(engine.docker(), &auth.header_value(&reference))?,
+        None => engine.docker().clone(),
     };
-    let mut stream = client.create_image(Some(options), None, None);
+    // A pull can take long; what must not happen is a long silence (the engine reports
+    // progress while it downloads and extracts).
+    let limit = Limit::idle(engine.timeout());
+    let mut stream = Box::pin(engine.stream(limit, client.create_image(Some(options), None, None)));
     let mut first_error: Option<Error> = None;
     let mut digest = None;
     let mut status = None;
@@ -378,36 +388,48 @@ pub(crate) async fn pull(
                     total: detail.and_then(|d| d.total),
                 });
             }
-            Err(error) => {
-                let in_stream = matches!(error, bollard::errors::Error::DockerStreamError { .. });
-                let mapped = match classify(&error) {
-                    Failure::Timeout => Error::Timeout {
+            Err(failure) => {
+                let mapped = match failure {
+                    Failure::Timeout(limit) => Error::Timeout {
                         operation: Operation::Pull,
                         target: image.to_owned(),
-                        address: address.to_owned(),
-                        after: docker.timeout(),
+                        address: engine.address().to_owned(),
+                        limit,
                     },
-                    Failure::Server { message, .. } | Failure::Other(message) => {
-                        Error::PullFailed {
-                            image: image.to_owned(),
-                            message,
-                            in_stream,
-                        }
-                    }
+                    Failure::Server { message, .. } => Error::PullFailed {
+                        image: image.to_owned(),
+                        message,
+                        in_stream: false,
+                    },
+                    // The HTTP status was 200; the error came inside the stream.
+                    Failure::Other(message) => Error::PullFailed {
+                        image: image.to_owned(),
+                        message,
+                        in_stream: true,
+                    },
                     Failure::Transport(reason) => Error::EngineUnreachable {
-                        address: address.to_owned(),
+                        address: engine.address().to_owned(),
                         reason,
                     },
                 };
                 tracing::debug!(image, error = %mapped, "pull stream error");
+                // A timeout or a lost engine ends the pull; an in-stream error is kept and
+                // the rest drained.
+                let fatal = matches!(
+                    mapped,
+                    Error::Timeout { .. } | Error::EngineUnreachable { .. }
+                );
                 first_error.get_or_insert(mapped);
+                if fatal {
+                    break;
+                }
             }
         }
     }
     if let Some(error) = first_error {
         return Err(error);
     }
-    let Some((id, _)) = inspect_image(docker, address, &reference.to_string()).await? else {
+    let Some(local) = inspect_image(engine, &reference.to_string()).await? else {
         return Err(Error::PullFailed {
             image: image.to_owned(),
             message: "the engine reported no error, but the image is not present afterwards"
@@ -417,7 +439,7 @@ pub(crate) async fn pull(
     };
     Ok(PullReport {
         image: image.to_owned(),
-        id,
+        id: local.id,
         digest,
         status,
         messages,
@@ -438,40 +460,6 @@ fn with_registry_auth(docker: &Docker, value: &str) -> Result<Docker> {
         }
         request
     }))
-}
-
-/// Maps a classified bollard failure to the runtime error for `operation` on `target`.
-pub(crate) fn engine_error(
-    failure: Failure,
-    operation: Operation,
-    target: &str,
-    address: &str,
-    docker: &Docker,
-) -> Error {
-    match failure {
-        Failure::Timeout => Error::Timeout {
-            operation,
-            target: target.to_owned(),
-            address: address.to_owned(),
-            after: docker.timeout(),
-        },
-        Failure::Transport(reason) => Error::EngineUnreachable {
-            address: address.to_owned(),
-            reason,
-        },
-        Failure::Server { status, message } => Error::EngineRefused {
-            operation,
-            name: target.to_owned(),
-            status: Some(status),
-            message,
-            origin: None,
-        },
-        Failure::Other(message) => Error::Engine {
-            operation,
-            target: target.to_owned(),
-            message,
-        },
-    }
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@
 
 pub mod admin;
 pub mod beneath;
+pub mod content;
 pub mod deploy;
 pub mod diagnose;
 pub mod engine;
@@ -48,14 +49,15 @@ pub mod secret;
 pub mod sync;
 
 pub use engine::{AddressSource, EngineAddress, EngineInfo, Platform};
-pub use error::{Error, ErrorKind, Operation, Result};
+pub use error::{Error, ErrorKind, Limit, Operation, Result};
 pub use image::{PullPolicy, PullProgress, PullReport, RegistryAuth};
 pub use policy::LaunchPolicy;
 pub use request::{LaunchRequest, MountOrigin, PortOrigin, plan_hash};
 pub use runtime::{
-    ContainerStatus, EndedBy, LaunchAction, LaunchEvent, LaunchOptions, LaunchReport, LogChunk,
-    LogStream, LogsRequest, NotifyReport, ProbeReport, RemoveReport, RestartReport, Runtime,
-    RuntimeOptions, ScriptReport, StopAction, StopOptions, StopReport,
+    ContainerStatus, DEFAULT_GRACE, EndedBy, GraceSource, LaunchAction, LaunchEvent, LaunchOptions,
+    LaunchReport, LogChunk, LogStream, LogsRequest, MAX_WAIT, NAME_SETTLE, NotifyReport,
+    ProbeReport, RemoveReport, RestartReport, Runtime, RuntimeOptions, ScriptReport, StopAction,
+    StopOptions, StopReport, StopStep,
 };
 
 /// Re-exported so callers build create bodies with the same bollard models.

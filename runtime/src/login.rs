@@ -157,15 +157,17 @@ async fn engine_auth(runtime: &Runtime, body: &AuthBody<'_>) -> Result<String, S
                 .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             http::Request::from_parts(parts, bollard::body_full(json.clone()))
         });
-    let reply = client
-        .ping()
+    let engine = runtime.engine();
+    // Bounded as a whole: the reply body too.
+    let reply = tokio::time::timeout(engine.limit().total(), client.ping())
         .await
-        .map_err(|error| match classify(&error) {
+        .unwrap_or(Err(bollard::errors::Error::RequestTimeoutError))
+        .map_err(|error| match classify(&error, engine.limit()) {
             Failure::Server { message, .. } | Failure::Other(message) => message,
-            Failure::Timeout => format!(
-                "the engine at {} did not answer within {}s",
+            Failure::Timeout(limit) => format!(
+                "the engine at {} did not answer within {}",
                 runtime.address(),
-                runtime.docker().timeout().as_secs()
+                crate::error::seconds(limit.total())
             ),
             Failure::Transport(reason) => {
                 format!("cannot reach the engine at {}: {reason}", runtime.address())

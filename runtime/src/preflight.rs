@@ -492,6 +492,8 @@ pub async fn check<F: Files>(
 pub struct EngineFiles<'a> {
     pub docker: &'a bollard::Docker,
     pub container: &'a str,
+    /// The longest one read may take.
+    pub limit: std::time::Duration,
 }
 
 impl Files for EngineFiles<'_> {
@@ -500,15 +502,24 @@ impl Files for EngineFiles<'_> {
         let options = bollard::query_parameters::DownloadFromContainerOptionsBuilder::default()
             .path(path)
             .build();
-        let mut stream = self
+        let stream = self
             .docker
             .download_from_container(self.container, Some(options));
+        let mut stream = Box::pin(stream);
+        let deadline = tokio::time::Instant::now() + self.limit;
         // The tar stream: one header (PAX and GNU long-name records add a few), the content,
         // padding. Read no more than the limit allows.
         let cap = limit.saturating_add(64 * 1024);
         let mut archive = Vec::new();
         let mut truncated = false;
-        while let Some(chunk) = stream.next().await {
+        loop {
+            let Ok(next) = tokio::time::timeout_at(deadline, stream.next()).await else {
+                return Err(format!(
+                    "reading {path} from the image took longer than {}s",
+                    self.limit.as_secs()
+                ));
+            };
+            let Some(chunk) = next else { break };
             match chunk {
                 Ok(bytes) => {
                     archive.extend_from_slice(&bytes);

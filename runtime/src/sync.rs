@@ -134,8 +134,7 @@ async fn sync_one(
         None => None,
     };
     let ensured = image::ensure_image(
-        runtime.docker(),
-        runtime.address(),
+        runtime.engine(),
         &spec.image,
         spec.id.as_deref(),
         PullPolicy::IfNeeded,
@@ -158,10 +157,8 @@ async fn sync_one(
             outcome.result = error.to_string();
             outcome.error_kind = Some(error.kind());
             // What is there now, if anything (a failed pull may leave an older image).
-            if let Ok(Some((id, _))) =
-                image::inspect_image(runtime.docker(), runtime.address(), &spec.image).await
-            {
-                outcome.id = Some(id);
+            if let Ok(Some(local)) = image::inspect_image(runtime.engine(), &spec.image).await {
+                outcome.id = Some(local.id);
             }
         }
     }

@@ -196,7 +196,7 @@ async fn deploy(
         .get_or_insert_with(Default::default)
         .insert(key, value);
     let options = LaunchOptions {
-        stop_timeout: Duration::from_secs(1),
+        stop_timeout: Some(Duration::from_secs(1)),
         ..LaunchOptions::default()
     };
     let report = rt.launch(&request, &options, &mut |_| {}).await.unwrap();

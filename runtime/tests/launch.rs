@@ -168,7 +168,7 @@ async fn launch_is_idempotent_and_replaces_changed_plans() {
 
     // Stopped, same plan: started again, same container.
     let stop = StopOptions {
-        timeout: Duration::from_secs(1),
+        timeout: Some(Duration::from_secs(1)),
         ..StopOptions::default()
     };
     rt.stop(&name, &stop).await.unwrap();
@@ -307,7 +307,7 @@ async fn a_foreign_container_is_left_alone_unless_adopted() {
     assert_eq!(error.kind(), ErrorKind::Conflict);
     assert!(error.to_string().contains("--adopt"), "{error}");
     let stop = StopOptions {
-        timeout: Duration::from_secs(1),
+        timeout: Some(Duration::from_secs(1)),
         ..StopOptions::default()
     };
     assert_eq!(
@@ -315,14 +315,14 @@ async fn a_foreign_container_is_left_alone_unless_adopted() {
         ErrorKind::Conflict
     );
     assert_eq!(
-        rt.remove(&name, Duration::from_secs(1), false)
+        rt.remove(&name, Some(Duration::from_secs(1)), false)
             .await
             .unwrap_err()
             .kind(),
         ErrorKind::Conflict
     );
     assert_eq!(
-        rt.restart(&name, Duration::from_secs(1), false)
+        rt.restart(&name, Some(Duration::from_secs(1)), false)
             .await
             .unwrap_err()
             .kind(),
@@ -339,7 +339,7 @@ async fn a_foreign_container_is_left_alone_unless_adopted() {
 
     let adopt = LaunchOptions {
         adopt: true,
-        stop_timeout: Duration::from_secs(1),
+        stop_timeout: Some(Duration::from_secs(1)),
         ..LaunchOptions::default()
     };
     let report = rt.launch(&request, &adopt, &mut no_events()).await.unwrap();

@@ -63,7 +63,7 @@ async fn stop_runs_the_stop_script_and_keeps_the_container() {
     converse(port, &[], Duration::from_secs(20)).unwrap();
 
     let stop = StopOptions {
-        timeout: Duration::from_secs(1),
+        timeout: Some(Duration::from_secs(1)),
         script: Some(service.stop_script().display().to_string()),
         ..StopOptions::default()
     };
@@ -98,7 +98,7 @@ async fn stop_runs_the_stop_script_and_keeps_the_container() {
 
     // Stopping a stopped container is fine; --rm removes it.
     let rm = StopOptions {
-        timeout: Duration::from_secs(1),
+        timeout: Some(Duration::from_secs(1)),
         remove: true,
         ..StopOptions::default()
     };
@@ -127,7 +127,7 @@ async fn a_failing_stop_script_is_reported_and_the_container_still_stops() {
     .await
     .unwrap();
     let stop = StopOptions {
-        timeout: Duration::from_secs(1),
+        timeout: Some(Duration::from_secs(1)),
         script: Some("/no/such/stop.sh".into()),
         ..StopOptions::default()
     };
@@ -199,7 +199,7 @@ async fn restart_and_remove() {
         .await
         .unwrap();
     let restarted = rt
-        .restart(&name, Duration::from_secs(1), false)
+        .restart(&name, Some(Duration::from_secs(1)), false)
         .await
         .unwrap();
     assert_eq!(restarted.id, first.id);
@@ -208,19 +208,19 @@ async fn restart_and_remove() {
     assert_ne!(restarted.started_at, first.started_at);
 
     let removed = rt
-        .remove(&name, Duration::from_secs(1), false)
+        .remove(&name, Some(Duration::from_secs(1)), false)
         .await
         .unwrap();
     assert!(removed.removed && removed.stopped);
     assert_eq!(rt.status(&name).await.unwrap().state, "absent");
     let again = rt
-        .remove(&name, Duration::from_secs(1), false)
+        .remove(&name, Some(Duration::from_secs(1)), false)
         .await
         .unwrap();
     assert!(!again.removed);
 
     let error = rt
-        .restart(&name, Duration::from_secs(1), false)
+        .restart(&name, Some(Duration::from_secs(1)), false)
         .await
         .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::NotFound, "{error}");

@@ -253,7 +253,7 @@ async fn a_stopped_container_whose_mount_became_a_link_is_not_started_again() {
     rt.stop(
         &name,
         &runtime::StopOptions {
-            timeout: std::time::Duration::from_secs(1),
+            timeout: Some(std::time::Duration::from_secs(1)),
             ..Default::default()
         },
     )

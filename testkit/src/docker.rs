@@ -273,6 +273,26 @@ pub fn hello_image() -> String {
         .clone()
 }
 
+/// Builds a root filesystem (busybox + `extra` files) and imports it as `<repo>:<content
+/// hash>`, unless that tag exists already.
+fn import_image(repo: &str, extra: &[(&Path, &str)]) -> String {
+    import_image_at(None, repo, extra)
+}
+
+/// A `docker` command for the engine at `host` (a socket path), or the default one.
+pub(crate) fn docker_command(host: Option<&Path>) -> Command {
+    let mut command = Command::new("docker");
+    if let Some(host) = host {
+        command.arg("-H").arg(format!("unix://{}", host.display()));
+    }
+    command
+}
+
+/// [`import_image`] into the engine at `host` (the default engine when `None`).
+pub(crate) fn import_image_at(host: Option<&Path>, repo: &str, extra: &[(&Path, &str)]) -> String {
+    import_image_with(host, repo, extra, &[])
+}
+
 /// The base image plus this host's glibc: the dynamic loader (at its multiarch path, with
 /// `/lib64/ld-linux-x86-64.so.2` as a symbolic link to it, as Debian lays it out), `libc.so.6`,
 /// `libm.so.6` and `libgcc_s.so.1`. A dynamically linked program built on this host can run
@@ -305,6 +325,7 @@ pub fn glibc_image() -> String {
                 .map(|(p, d)| (p.as_path(), d.as_str()))
                 .collect();
             import_image_with(
+                None,
                 "tarsdock-test/glibc",
                 &extra,
                 &[(
@@ -316,14 +337,13 @@ pub fn glibc_image() -> String {
         .clone()
 }
 
-/// Builds a root filesystem (busybox + `extra` files) and imports it as `<repo>:<content
-/// hash>`, unless that tag exists already.
-fn import_image(repo: &str, extra: &[(&Path, &str)]) -> String {
-    import_image_with(repo, extra, &[])
-}
-
-/// [`import_image`] with symbolic links `(path in the image, target)` too.
-fn import_image_with(repo: &str, extra: &[(&Path, &str)], links: &[(&str, &str)]) -> String {
+/// [`import_image_at`] with symbolic links `(path in the image, target)` too.
+fn import_image_with(
+    host: Option<&Path>,
+    repo: &str,
+    extra: &[(&Path, &str)],
+    links: &[(&str, &str)],
+) -> String {
     let busybox = Path::new(BUSYBOX);
     assert!(
         busybox.is_file(),
@@ -346,7 +366,14 @@ fn import_image_with(repo: &str, extra: &[(&Path, &str)], links: &[(&str, &str)]
         let _ = write!(tag, "{byte:02x}");
     }
     let reference = format!("{repo}:{tag}");
-    if docker(&["image", "inspect", &reference]).status.success() {
+    let present = docker_command(host)
+        .args(["image", "inspect", &reference])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if present {
         return reference;
     }
 
@@ -382,7 +409,7 @@ fn import_image_with(repo: &str, extra: &[(&Path, &str)], links: &[(&str, &str)]
         .spawn()
         .expect("start tar");
     let tar_out = tar.stdout.take().expect("tar stdout");
-    let import = Command::new("docker")
+    let import = docker_command(host)
         .args([
             "import",
             "--change",
@@ -626,6 +653,20 @@ impl Registry {
     /// When it cannot be started or does not answer within 10 seconds.
     #[must_use]
     pub fn start(storage: &Path, credentials: Option<(&str, &str)>) -> Self {
+        Self::start_in(storage, credentials, None)
+    }
+
+    /// [`Registry::start`] in the network namespace `netns` (`/proc/<pid>/ns/net`, e.g. a
+    /// [`crate::daemon::PrivateDaemon`]'s), or the host's when `None`.
+    ///
+    /// # Panics
+    /// When it cannot be started or does not answer within 10 seconds.
+    #[must_use]
+    pub fn start_in(
+        storage: &Path,
+        credentials: Option<(&str, &str)>,
+        netns: Option<&Path>,
+    ) -> Self {
         let config = tempfile::tempdir().expect("registry config dir");
         let port = free_port();
         let address = format!("127.0.0.1:{port}");
@@ -651,7 +692,18 @@ impl Registry {
         }
         let file = config.path().join("config.yml");
         std::fs::write(&file, yaml).expect("write registry config");
-        let child = Command::new(REGISTRY_BINARY)
+        let mut command = match netns {
+            Some(netns) => {
+                let mut command = Command::new("nsenter");
+                command
+                    .arg(format!("--net={}", netns.display()))
+                    .arg("--")
+                    .arg(REGISTRY_BINARY);
+                command
+            }
+            None => Command::new(REGISTRY_BINARY),
+        };
+        let child = command
             .arg("serve")
             .arg(&file)
             .stdin(Stdio::null())
@@ -665,7 +717,18 @@ impl Registry {
             _config: config,
         };
         let started = std::time::Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        let answers = || match netns {
+            None => std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+            Some(netns) => Command::new("nsenter")
+                .arg(format!("--net={}", netns.display()))
+                .args(["--", "bash", "-c"])
+                .arg(format!("exec 3<>/dev/tcp/127.0.0.1/{port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success()),
+        };
+        while !answers() {
             assert!(
                 started.elapsed() < Duration::from_secs(10),
                 "the registry on {} did not come up",

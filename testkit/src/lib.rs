@@ -9,7 +9,9 @@
 
 use std::path::PathBuf;
 
+pub mod daemon;
 pub mod docker;
+pub mod fake_engine;
 
 /// The environment variable naming the upstream fixtures folder.
 pub const ENV: &str = "TARSDOCK_UPSTREAM_FIXTURES";

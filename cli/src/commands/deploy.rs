@@ -115,9 +115,10 @@ pub(crate) struct Args {
     pub(crate) host_path: Option<String>,
     #[command(flatten)]
     pub(crate) policy: super::allow::AllowArgs,
-    /// Seconds between SIGTERM and SIGKILL when the old container is replaced.
-    #[arg(long, value_name = "SECS", default_value_t = 10)]
-    pub(crate) stop_timeout: u64,
+    /// Seconds between SIGTERM and SIGKILL when the old container is replaced [default: the
+    /// old container's own StopTimeout, its plan's deactivating-timeout; else 10].
+    #[arg(long, value_name = "SECS")]
+    pub(crate) stop_timeout: Option<u64>,
     /// Never pull the image: it must be present.
     #[arg(long)]
     pub(crate) no_pull: bool,
@@ -128,7 +129,7 @@ pub(crate) struct Args {
     /// Seconds one engine request may take.
     #[arg(long, value_name = "SECS", default_value_t = 120)]
     pub(crate) engine_timeout: u64,
-    /// Directory of the per-service lock files [default: /run/lock/tarsdock].
+    /// Directory of the per-service lock files [default: /run/tarsdock/locks].
     #[arg(long, value_name = "DIR", env = "TARSDOCK_LOCK_DIR")]
     pub(crate) lock_dir: Option<PathBuf>,
     /// Seconds to wait for another tarsdock command working on the same service.
@@ -322,7 +323,7 @@ async fn deploy(args: &Args, input: &DeployInput<'_>) -> anyhow::Result<Status> 
             let removed = engine
                 .remove(
                     &deployment.name,
-                    Duration::from_secs(args.stop_timeout),
+                    args.stop_timeout.map(Duration::from_secs),
                     false,
                 )
                 .await
@@ -336,7 +337,7 @@ async fn deploy(args: &Args, input: &DeployInput<'_>) -> anyhow::Result<Status> 
         }
         let options = LaunchOptions {
             adopt: false,
-            stop_timeout: Duration::from_secs(args.stop_timeout),
+            stop_timeout: args.stop_timeout.map(Duration::from_secs),
             pull: if args.no_pull {
                 PullPolicy::Never
             } else {

@@ -4,18 +4,25 @@
 //!
 //! | exit code | runtime failure ([`runtime::ErrorKind`]) |
 //! | --- | --- |
-//! | 2 | `usage`: bad arguments or request, lock file I/O |
-//! | 3 | `engine-unreachable`: no engine at the socket, or its API is too old |
+//! | 2 | `usage`: bad arguments or request, flags `launch --request` cannot honour, lock directory refused, lock file I/O |
+//! | 3 | `engine-unreachable`: no engine at the socket (or the path is not a socket), or its API is too old |
 //! | 4 | `image-unavailable`: missing and not pullable, pull failed, wrong image id |
-//! | 5 | `engine-refused`: the engine refused create/start/stop/exec/remove |
-//! | 6 | `timeout`: the engine or another tarsdock command on the service took too long |
-//! | 7 | `conflict`: a container tarsdock did not create (see `--adopt`), or a 409 |
+//! | 5 | `engine-refused`: the engine refused create/start/stop/kill/exec/remove, or answered with something undecodable |
+//! | 6 | `timeout`: an engine call (head and body) or a stream's silence exceeded `--engine-timeout` (plus the grace period for stops), or another tarsdock command held the service lock past `--lock-timeout` |
+//! | 7 | `conflict`: a container tarsdock did not make for this service (see `--adopt`), or a 409 that persists after deciding again |
 //! | 8 | `mount-source-missing`: a bind mount's host path does not exist |
 //! | 9 | `port-in-use`: a published host port is taken |
-//! | 10 | `not-found`: no such container (restart, logs) |
+//! | 10 | `not-found`: no such container, for the commands that need one (`restart`, `logs`) |
 //! | 13 | `policy-refused`: the mount and container policy refuses the create body |
 //! | 14 | `unresponsive`: the service's admin servant cannot be asked (`notify`) |
 //! | 15 | `incompatible`: the executable cannot run on the image (binary preflight, `TARS-B`) |
+//!
+//! One rule for an absent container: a command whose goal already holds succeeds (`stop`
+//! and `rm`: not running; `status`: answers `absent`), a command that needs the container
+//! fails with 10 (`restart`, `logs`).
+//!
+//! Durations are clamped to [`runtime::MAX_WAIT`] (`i32::MAX` seconds); no value is too
+//! large.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -39,10 +46,13 @@ pub(crate) struct EngineArgs {
     /// and `<timeout>` the request timeout in seconds.
     #[arg(long, value_name = "FILE", global = true)]
     pub(crate) node_config: Option<PathBuf>,
-    /// Seconds one engine request may take [default: the node config's timeout, else 120].
+    /// Seconds one engine request may take, reply head and body (stops add their grace
+    /// period); also the longest silence of a pull or logs stream [default: the node
+    /// config's timeout, else 120].
     #[arg(long, value_name = "SECS", global = true)]
     pub(crate) engine_timeout: Option<u64>,
-    /// Directory of the per-service lock files [default: /run/lock/tarsdock].
+    /// Directory of the per-service lock files; locks only exclude commands that share it
+    /// [default: /run/tarsdock/locks].
     #[arg(long, value_name = "DIR", env = "TARSDOCK_LOCK_DIR", global = true)]
     pub(crate) lock_dir: Option<PathBuf>,
     /// Seconds to wait for another tarsdock command working on the same service.

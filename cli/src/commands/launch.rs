@@ -29,37 +29,40 @@ pub(crate) struct Args {
     #[arg(required_unless_present = "request", conflicts_with = "request")]
     config: Option<PathBuf>,
     /// The image to run the service in (with CONFIG).
-    #[arg(long, required_unless_present = "request")]
+    #[arg(long, required_unless_present = "request", conflicts_with = "request")]
     image: Option<String>,
     /// The image id the service must run on; a local image with another id is pulled again.
-    #[arg(long, value_name = "ID")]
+    /// (A request gives it as `expected_image_id`.)
+    #[arg(long, value_name = "ID", conflicts_with = "request")]
     image_id: Option<String>,
     /// Node facts (JSON, as for `tarsdock render`): CONFIG is rendered first.
-    #[arg(long, value_name = "INPUTS.json")]
+    #[arg(long, value_name = "INPUTS.json", conflicts_with = "request")]
     node_inputs: Option<PathBuf>,
     /// Target platform; `auto` asks the engine (Docker Desktop or non-Linux: mac).
-    #[arg(long, value_enum, default_value = "auto")]
+    #[arg(long, value_enum, default_value = "auto", conflicts_with = "request")]
     target: LaunchTarget,
-    /// tarsnode's install path (`TarsPath`); default: the parent of the log path.
+    /// tarsnode's install path (`TarsPath`); default: the parent of the log path. With a
+    /// request, it tells the policy where the tars directories are.
     #[arg(long, value_name = "P")]
     tars_path: Option<String>,
-    /// Host side of tarsnode's data mount when tarsnode runs in a container.
+    /// Host side of tarsnode's data mount when tarsnode runs in a container (with a request:
+    /// for the policy).
     #[arg(long, value_name = "H", env = "TARS_HOSTPATH")]
     host_path: Option<String>,
     /// Application name (default: `/tars/application/server<app>`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "request")]
     app: Option<String>,
     /// Server name (default: `/tars/application/server<server>`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "request")]
     server: Option<String>,
     /// Node name for the `tarsdock.node` label (default: `<nodename>`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "request")]
     node: Option<String>,
     /// Server directory (default: the parent of `<datapath>`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "request")]
     server_dir: Option<String>,
     /// Directory of `tars_start.sh` (default: `<basepath>`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "request")]
     exe_path: Option<String>,
     /// Log directory (default: `<logpath>`).
     #[arg(long)]
@@ -72,15 +75,20 @@ pub(crate) struct Args {
     #[command(flatten)]
     policy: super::allow::AllowArgs,
     /// A ready launch request (JSON), or `-` for standard input. When its `plan_hash` is
-    /// empty, the hash of its create body is used.
+    /// empty, the hash of its create body is used. The flags that shape a plan (`--image`,
+    /// `--image-id`, `--node`, `--app`, `--server`, `--target`, `--node-inputs`,
+    /// `--server-dir`, `--exe-path`) cannot be honoured with a request and are refused
+    /// (exit 2): the request says all of that itself. `--tars-path`, `--host-path` and
+    /// `--log-path` tell the policy where the node's directories are.
     #[arg(long, value_name = "FILE")]
     request: Option<PathBuf>,
     /// Replace a container of the same name that tarsdock did not create.
     #[arg(long)]
     adopt: bool,
-    /// Seconds between SIGTERM and SIGKILL when an old container is replaced.
-    #[arg(long, value_name = "SECS", default_value_t = 10)]
-    stop_timeout: u64,
+    /// Seconds between SIGTERM and SIGKILL when an old container is replaced [default: the
+    /// old container's own StopTimeout, its plan's deactivating-timeout; else 10].
+    #[arg(long, value_name = "SECS")]
+    stop_timeout: Option<u64>,
     /// Never pull: a missing image (or one with another id than expected) is an error.
     #[arg(long)]
     no_pull: bool,
@@ -241,7 +249,7 @@ fn engine_target(engine: &EngineArgs) -> anyhow::Result<TargetArg> {
 fn launch(args: &Args, request: LaunchRequest, policy: LaunchPolicy) -> anyhow::Result<Status> {
     let options = LaunchOptions {
         adopt: args.adopt,
-        stop_timeout: seconds(args.stop_timeout),
+        stop_timeout: args.stop_timeout.map(seconds),
         pull: if args.no_pull {
             PullPolicy::Never
         } else {

@@ -1,5 +1,6 @@
-//! `tarsdock restart NAME`: stop an existing container as `stop` does (`AdminF::shutdown`
-//! first, then the engine's stop with the grace period) and start it again.
+//! `tarsdock restart NAME`: the stop sequence (`AdminF::shutdown` first when the service has
+//! an admin endpoint, then the engine's stop with the grace period) and a start of an existing
+//! container. An absent container is an error (exit 10): there is nothing to start.
 
 use runtime::RestartReport;
 
@@ -10,9 +11,10 @@ use crate::exit::Status;
 pub(crate) struct Args {
     /// The container name (`App.Server`).
     name: String,
-    /// Seconds between SIGTERM and SIGKILL.
-    #[arg(long, value_name = "SECS", default_value_t = 10)]
-    timeout: u64,
+    /// Seconds between SIGTERM and SIGKILL [default: the container's own StopTimeout;
+    /// else 10].
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<u64>,
     /// Act on a container tarsdock did not create.
     #[arg(long)]
     adopt: bool,
@@ -22,7 +24,7 @@ pub(crate) struct Args {
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
     let name = args.name.clone();
-    let timeout = seconds(args.timeout);
+    let timeout = args.timeout.map(seconds);
     let adopt = args.adopt;
     args.engine.run(
         |rt| async move { rt.restart(&name, timeout, adopt).await },

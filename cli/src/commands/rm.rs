@@ -1,5 +1,5 @@
-//! `tarsdock rm NAME`: stop (with the grace period) and remove a container tarsdock
-//! created. An absent container is not an error.
+//! `tarsdock rm NAME`: stop (the stop sequence, with the grace period) and remove a container
+//! tarsdock created. An absent container is not an error (exit 0).
 
 use runtime::RemoveReport;
 
@@ -10,9 +10,10 @@ use crate::exit::Status;
 pub(crate) struct Args {
     /// The container name (`App.Server`).
     name: String,
-    /// Seconds between SIGTERM and SIGKILL when it is still running.
-    #[arg(long, value_name = "SECS", default_value_t = 10)]
-    timeout: u64,
+    /// Seconds between SIGTERM and SIGKILL when it is still running [default: the
+    /// container's own StopTimeout; else 10].
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<u64>,
     /// Act on a container tarsdock did not create.
     #[arg(long)]
     adopt: bool,
@@ -22,7 +23,7 @@ pub(crate) struct Args {
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
     let name = args.name.clone();
-    let timeout = seconds(args.timeout);
+    let timeout = args.timeout.map(seconds);
     let adopt = args.adopt;
     args.engine.run(
         |rt| async move { rt.remove(&name, timeout, adopt).await },

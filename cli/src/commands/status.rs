@@ -1,6 +1,9 @@
 //! `tarsdock status NAME`: the container's state as tarsnode needs it (running, exited,
-//! absent, …; host pid, start time, exit code, OOM kill, plan hash). An absent container is
-//! an answer, not an error: the exit code is 0 whatever the state.
+//! absent, replacing, …; host pid, start time, exit code, OOM kill, plan hash, and what
+//! another tarsdock command is doing to it). An absent container is an answer, not an
+//! error: the exit code is 0 whatever the state. While a launch replaces the container the
+//! state is `replacing` (read from the service lock, so `status` needs the same lock
+//! directory as the launch; it never waits for the lock).
 
 use runtime::ContainerStatus;
 
@@ -58,6 +61,7 @@ fn human(status: &ContainerStatus) -> String {
         status.oom_killed.filter(|&k| k).map(|k| k.to_string()),
     );
     field("error", status.error.clone());
+    field("activity", status.activity.clone());
     if status.id.is_some() {
         field(
             "managed",

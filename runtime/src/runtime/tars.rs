@@ -9,7 +9,7 @@ use bollard::models::{ContainerCreateBody, ContainerInspectResponse, ContainerSt
 use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
 use serde::Serialize;
 
-use super::{ContainerStatus, EndedBy, Runtime};
+use super::{ContainerStatus, Runtime};
 use crate::admin;
 use crate::error::{Error, Operation, Result};
 use crate::keepalive;
@@ -38,13 +38,6 @@ pub struct NotifyReport {
     pub command: String,
     /// The server's answer (not escaped; escape it before showing it).
     pub answer: String,
-}
-
-/// What [`Runtime::stop_gracefully`] did.
-#[derive(Debug, Default)]
-pub(super) struct GracefulStop {
-    pub(super) admin: Option<admin::AdminStep>,
-    pub(super) ended_by: Option<EndedBy>,
 }
 
 impl Runtime {
@@ -148,9 +141,12 @@ impl Runtime {
         let Some(executable) = request.executable.as_deref() else {
             return Ok(None);
         };
+        let image = request.image.as_str();
         let architecture = self
-            .docker
-            .inspect_image(&request.image)
+            .engine
+            .call(self.engine.limit(), |d| async move {
+                d.inspect_image(image).await
+            })
             .await
             .ok()
             .and_then(|i| i.architecture);
@@ -192,27 +188,33 @@ impl Runtime {
         let name = format!("tarsdock-preflight-{}", unique_suffix());
         let create = CreateContainerOptionsBuilder::default().name(&name).build();
         let created = self
-            .docker
-            .create_container(Some(create), body)
+            .engine
+            .call(self.engine.limit(), |d| async move {
+                d.create_container(Some(create), body).await
+            })
             .await
-            .map_err(|e| self.create_error(&e, request))?;
+            .map_err(|f| self.create_error(f, request))?;
         let context = Context {
             image: request.image.clone(),
             architecture,
             library_path,
         };
         let mut files = EngineFiles {
-            docker: &self.docker,
+            docker: self.engine.docker(),
             container: &created.id,
+            limit: self.engine.timeout(),
         };
         let checked = check(&mut files, executable, &context).await;
         let remove = RemoveContainerOptionsBuilder::default().force(true).build();
+        let check_id = created.id.as_str();
         if let Err(e) = self
-            .docker
-            .remove_container(&created.id, Some(remove))
+            .engine
+            .call(self.engine.limit(), |d| async move {
+                d.remove_container(check_id, Some(remove)).await
+            })
             .await
         {
-            tracing::warn!(id = %created.id, error = %e, "could not remove the preflight container");
+            tracing::warn!(id = %created.id, error = ?e, "could not remove the preflight container");
         }
         let report = checked.map_err(|message| Error::Engine {
             operation: Operation::Inspect,
@@ -229,50 +231,51 @@ impl Runtime {
         }
     }
 
-    /// Stops a running container the way tarsnode stops a Tars server, then the engine's way:
-    /// `AdminF::shutdown` on the admin endpoint its plan recorded, a wait of up to its
-    /// `deactivating-timeout` (the container's stop timeout) for it to exit by itself, then the
-    /// engine's stop with `grace` between the stop signal and SIGKILL.
-    pub(super) async fn stop_gracefully(
+    /// The admin step of the stop sequence: lifts a keepalive restart policy (an exit it
+    /// causes must not be undone by the engine), sends `AdminF::shutdown` to the admin
+    /// endpoint the plan recorded, and waits up to the service's `deactivating-timeout` (the
+    /// container's stop timeout, clamped to 2–60 s as tarsnode does) for it to exit by
+    /// itself. `None` when the step does not apply: not running, no admin endpoint, or a
+    /// restart policy that cannot be lifted (the engine's stop, which the engine never
+    /// undoes, follows).
+    pub(super) async fn admin_step(
         &self,
         id: &str,
         inspect: &ContainerInspectResponse,
-        grace: Duration,
-    ) -> Result<GracefulStop> {
+        running: bool,
+    ) -> Option<admin::AdminStep> {
         let config = inspect.config.as_ref();
-        let running = inspect.state.as_ref().and_then(|s| s.status)
-            == Some(ContainerStateStatusEnum::RUNNING);
-        let mut outcome = GracefulStop::default();
-        // The exit this stop causes is not a crash: the restart policy must not undo it. When
-        // it cannot be lifted, the server must not be asked to exit by itself (the engine
-        // would start it again); the engine's own stop is never undone, so it goes first.
-        let held = match keepalive::hold(&self.docker, id, inspect).await {
-            Ok(_) => true,
-            Err(e) => {
-                tracing::warn!(%id, error = %e, "cannot lift the restart policy; stopping through the engine");
-                false
-            }
-        };
-        if running
-            && held
-            && let Ok(addr) = admin::admin_endpoint(config.and_then(|c| c.labels.as_ref()))
-        {
-            let wait = admin::shutdown_wait(config.and_then(|c| c.stop_timeout));
-            let step = admin::shutdown_and_wait(&self.docker, id, addr, wait).await;
-            let exited = step.exited;
-            outcome.admin = Some(step);
-            if exited {
-                outcome.ended_by = Some(EndedBy::AdminShutdown);
-                return Ok(outcome);
-            }
+        let addr = admin::admin_endpoint(config.and_then(|c| c.labels.as_ref())).ok()?;
+        if !running {
+            return None;
         }
-        self.stop_container(id, grace).await?;
-        let exit_code = self
-            .inspect(id)
-            .await?
-            .and_then(|i| i.state.and_then(|s| s.exit_code));
-        outcome.ended_by = Some(EndedBy::after_engine_stop(exit_code));
-        Ok(outcome)
+        let held = self
+            .engine
+            .call(self.engine.limit(), |d| async move {
+                keepalive::hold(&d, id, inspect).await
+            })
+            .await;
+        if let Err(e) = held {
+            tracing::warn!(%id, error = ?e, "cannot lift the restart policy; stopping through the engine");
+            return None;
+        }
+        let wait = admin::shutdown_wait(config.and_then(|c| c.stop_timeout));
+        Some(admin::shutdown_and_wait(self.engine.docker(), id, addr, wait).await)
+    }
+
+    /// Puts back the restart policy a stop lifted (see [`keepalive::restore`]).
+    pub(super) async fn keepalive_restore(
+        &self,
+        id: &str,
+        inspect: &ContainerInspectResponse,
+    ) -> Result<()> {
+        self.engine
+            .call(self.engine.limit(), |d| async move {
+                keepalive::restore(&d, id, inspect).await
+            })
+            .await
+            .map(drop)
+            .map_err(|f| self.refusal(f, Operation::Start, id, None))
     }
 }
 
