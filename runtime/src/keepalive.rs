@@ -55,6 +55,20 @@ pub fn is_active(inspect: &ContainerInspectResponse) -> bool {
     current(inspect).is_some()
 }
 
+/// Whether the container's restart policy differs from the one `body` asks for only because a
+/// stop lifted it: `body`'s policy is the one recorded at create and the current one is none.
+/// Such a container is unchanged (the next start restores the policy), not to be replaced.
+#[must_use]
+pub fn lifted(body: &ContainerCreateBody, inspect: &ContainerInspectResponse) -> bool {
+    let wanted = body
+        .host_config
+        .as_ref()
+        .and_then(|h| h.restart_policy.as_ref())
+        .and_then(policy_text)
+        .and_then(|t| parse(&t));
+    wanted.is_some() && !is_active(inspect) && intended(inspect) == wanted
+}
+
 /// Lifts the restart policy (to `no`) so that an exit the caller is about to cause is not
 /// undone. Does nothing when there is none.
 ///
@@ -230,6 +244,26 @@ mod tests {
                 .unwrap()
                 .contains_key(LABEL_RESTART_POLICY)
         );
+    }
+
+    #[test]
+    fn a_policy_lifted_by_a_stop_is_not_a_change() {
+        let wanted = body(Some((RestartPolicyNameEnum::UNLESS_STOPPED, None)));
+        let lifted_one = inspect(Some("unless-stopped"), Some(RestartPolicyNameEnum::NO));
+        assert!(lifted(&wanted, &lifted_one));
+        // Live policy: nothing was lifted; another recorded policy: a real change.
+        assert!(!lifted(
+            &wanted,
+            &inspect(
+                Some("unless-stopped"),
+                Some(RestartPolicyNameEnum::UNLESS_STOPPED)
+            )
+        ));
+        assert!(!lifted(
+            &wanted,
+            &inspect(Some("always"), Some(RestartPolicyNameEnum::NO))
+        ));
+        assert!(!lifted(&body(None), &lifted_one));
     }
 
     #[test]
