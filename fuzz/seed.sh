@@ -13,7 +13,7 @@ if [ ! -d "$templates" ]; then
     exit 1
 fi
 
-for target in parse roundtrip fmt; do
+for target in parse roundtrip fmt render; do
     mkdir -p "$here/corpus/$target"
     cp "$templates"/*.conf "$here/corpus/$target/"
 done

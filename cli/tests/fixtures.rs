@@ -146,7 +146,8 @@ fn parse_fixtures() {
 const NO_TRIGGER_FIXTURE: &[(&str, &str)] = &[
     (
         "file-too-large",
-        "needs a 4 GiB input; parser unit test `too_large_input_is_refused` injects the limit",
+        "needs an input over 4 MiB; parser unit test `depth_line_and_size_bounds_are_coded_findings` \
+         injects the limit, and `limits::an_input_over_4_mib_is_a_coded_refusal` runs the binary",
     ),
     // The binary preflight (TARS-B) checks an executable against an image, not a template:
     // triggered and not triggered by the unit tests in runtime/src/preflight.rs and the engine

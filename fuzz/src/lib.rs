@@ -5,6 +5,10 @@
 
 use parser::{Config, DomainRef, Parse, Severity, fmt, parse};
 
+pub(crate) mod commands;
+mod render;
+
+pub use render::check_render;
 pub mod unpack;
 
 /// Parses `data` and checks every invariant of [`parse`] that holds for any input.

@@ -91,11 +91,24 @@ fn macro_ref(input: &[u8]) -> IResult<&[u8], &[u8]> {
 }
 
 /// Every reference in `text`, whose first byte is at offset `base` of the source.
+///
+/// Linear: a `${` whose name runs into a blank or the end without `}` is unterminated, and so
+/// is every `${` before that point (their names run into the same blank), so the name is not
+/// scanned again for each of them (`${${${…` was quadratic).
 pub fn references(text: &[u8], base: Span) -> Vec<Reference<'_>> {
     let mut found = Vec::new();
     let mut from = 0;
+    // Every `${` before this offset is known to be unterminated.
+    let mut unterminated_until = 0;
     while let Some(i) = find_open(&text[from..]) {
         let at = from + i;
+        if at < unterminated_until {
+            found.push(Reference::Unterminated {
+                span: base.sub(at, at + 2),
+            });
+            from = at + 2;
+            continue;
+        }
         match macro_ref(&text[at..]) {
             Ok((rest, name)) => {
                 let end = text.len() - rest.len();
@@ -113,6 +126,10 @@ pub fn references(text: &[u8], base: Span) -> Vec<Reference<'_>> {
                 found.push(Reference::Unterminated {
                     span: base.sub(at, at + 2),
                 });
+                unterminated_until = text[at + 2..]
+                    .iter()
+                    .position(|&b| b == b'}' || b.is_ascii_whitespace())
+                    .map_or(text.len(), |i| at + 2 + i);
                 from = at + 2;
             }
         }
@@ -127,9 +144,14 @@ pub fn check(parse: &Parse) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     // A template repeats its unknown names (`${db_host}` in every section): look each up once.
     let mut suggestions: HashMap<Cow<'_, str>, Option<&'static str>> = HashMap::new();
-    let mut visit = |span: Span, place: Option<&str>| {
+    // Returns whether the findings reached their bound (README "Limits"): past it, no more
+    // are looked for.
+    let mut visit = |span: Span, place: Option<&str>| -> bool {
         let text = src.get(span.range()).unwrap_or_default();
         for reference in references(text, span) {
+            if out.len() >= parser::limits::MAX_FINDINGS {
+                return true;
+            }
             match reference {
                 Reference::Unterminated { span } => out.push(codes::unterminated_macro(span)),
                 Reference::Macro { span, name } => {
@@ -151,6 +173,7 @@ pub fn check(parse: &Parse) -> Vec<Diagnostic> {
                 }
             }
         }
+        out.len() >= parser::limits::MAX_FINDINGS
     };
     // One pass over the whole text for `${`, each hit mapped to the key, value or tag name
     // holding it (a reference never spans two of them: a key ends before `=` or a blank, a
@@ -183,7 +206,9 @@ pub fn check(parse: &Parse) -> Vec<Diagnostic> {
             && visited != Some(span)
         {
             visited = Some(span);
-            visit(span, place);
+            if visit(span, place) {
+                break;
+            }
         }
     }
     out
@@ -282,6 +307,60 @@ mod tests {
                 },
             ]
         );
+    }
+
+    /// The references as first written (each `${` parsed on its own): the reference for the
+    /// linear [`references`].
+    fn references_naive(text: &[u8], base: Span) -> Vec<Reference<'_>> {
+        let mut found = Vec::new();
+        let mut from = 0;
+        while let Some(i) = find_open(&text[from..]) {
+            let at = from + i;
+            match macro_ref(&text[at..]) {
+                Ok((rest, name)) => {
+                    let end = text.len() - rest.len();
+                    let name = match std::str::from_utf8(name) {
+                        Ok(name) => parser::terminal::escape_controls(name),
+                        Err(_) => Cow::Owned(parser::terminal::escape_lossy(name).into_owned()),
+                    };
+                    found.push(Reference::Macro {
+                        span: base.sub(at, end),
+                        name,
+                    });
+                    from = end;
+                }
+                Err(_) => {
+                    found.push(Reference::Unterminated {
+                        span: base.sub(at, at + 2),
+                    });
+                    from = at + 2;
+                }
+            }
+        }
+        found
+    }
+
+    /// Issue 13: 64 KB of `${` took a scan to the end of the value per `${`.
+    #[test]
+    fn references_match_the_naive_scan() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..5_000 {
+            let mut text = Vec::new();
+            for _ in 0..(seed % 24) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                text.push(b"${} a\xff$"[(seed % 7) as usize]);
+            }
+            assert_eq!(
+                references(&text, Span::new(0, 0)),
+                references_naive(&text, Span::new(0, 0)),
+                "{:?}",
+                String::from_utf8_lossy(&text)
+            );
+        }
+        let many = b"${".repeat(200_000);
+        assert_eq!(references(&many, Span::new(0, 0)).len(), 200_000);
     }
 
     /// A closed reference whose name is not UTF-8 (GBK `${日志}`, a stray byte) is an unknown

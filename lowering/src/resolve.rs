@@ -102,10 +102,14 @@ pub struct Resolution {
     pub text: Vec<u8>,
     /// Contributing files, lowest precedence first.
     pub members: Vec<Member>,
-    /// One entry per key of the resolved config, in domain then key order.
+    /// One entry per key of the resolved config, in domain then key order, for keys at most
+    /// [`parser::limits::MAX_DEPTH`] domains deep (deeper ones are not tracked: each key's
+    /// path would make the table grow with the square of the depth).
     pub provenance: Vec<KeyProvenance>,
-    /// Upstream's resolution log (`(name:OK)(parent:template not found)…`).
+    /// Upstream's resolution log (`(name:OK)(parent:template not found)…`), as text.
     pub log: String,
+    /// The same log as upstream's bytes (its messages quote the templates' bytes as they are).
+    pub log_bytes: Vec<u8>,
     pub diagnostics: Vec<Diagnostic>,
     /// The private profile could not be merged: upstream fails to load the service.
     pub failed: bool,
@@ -113,7 +117,7 @@ pub struct Resolution {
 
 struct Resolver<'a> {
     set: &'a TemplateSet,
-    log: String,
+    log: Vec<u8>,
     diagnostics: Vec<Diagnostic>,
     reported: HashSet<(String, &'static str)>,
 }
@@ -124,13 +128,11 @@ struct Resolver<'a> {
 pub fn resolve(set: &TemplateSet, name: &str, profile: Option<&Profile<'_>>) -> Resolution {
     let mut resolver = Resolver {
         set,
-        log: String::new(),
+        log: Vec::new(),
         diagnostics: Vec::new(),
         reported: HashSet::new(),
     };
-    let mut stack = Vec::new();
-    let mut visited = HashSet::new();
-    let (text, mut members) = resolver.template(name, &mut visited, &mut stack);
+    let (text, mut members) = resolver.template(name);
     let mut failed = false;
     let mut config = Config::parse_upstream(text.clone()).unwrap_or_default();
     let mut text = text;
@@ -139,11 +141,12 @@ pub fn resolve(set: &TemplateSet, name: &str, profile: Option<&Profile<'_>>) -> 
             Some(e) => Err((e.span, "cannot be parsed".to_owned())),
             None => config
                 .join(&profile.parse.config, true)
-                .map_err(|e| (join_error_span(&e), "cannot be serialised".to_owned())),
+                .and_then(|()| config.to_text().map_err(parser::JoinError::Tostr))
+                .map(|joined| text = joined)
+                .map_err(|e| (join_error_span(&e), cannot(&e))),
         };
         match merged {
             Ok(()) => {
-                text = config.to_text().unwrap_or_default();
                 members.push(Member {
                     name: profile.name.clone(),
                     source: profile.source,
@@ -166,7 +169,8 @@ pub fn resolve(set: &TemplateSet, name: &str, profile: Option<&Profile<'_>>) -> 
         config,
         text,
         provenance: Vec::new(),
-        log: resolver.log,
+        log: String::from_utf8_lossy(&resolver.log).into_owned(),
+        log_bytes: resolver.log,
         diagnostics: resolver.diagnostics,
         members,
         failed,
@@ -179,76 +183,121 @@ pub fn resolve(set: &TemplateSet, name: &str, profile: Option<&Profile<'_>>) -> 
 }
 
 fn join_error_span(e: &parser::JoinError) -> Span {
+    e.span().unwrap_or_default()
+}
+
+/// Why a member was dropped, for its TARS-C003 finding.
+fn cannot(e: &parser::JoinError) -> String {
     match e {
-        parser::JoinError::Tostr(t) => t.span.unwrap_or_default(),
-        parser::JoinError::Parse(p) => p.span,
+        parser::JoinError::Tostr(parser::TostrError::TooLarge(limit)) => format!(
+            "cannot be serialised within {} MiB",
+            limit.limit / (1024 * 1024)
+        ),
+        parser::JoinError::Parse(_) => "cannot be parsed again after serialising".to_owned(),
+        parser::JoinError::Tostr(_) => "cannot be serialised".to_owned(),
     }
+}
+
+/// One level of `getProfileTemplate` on the way down the chain.
+struct Level<'a> {
+    template: &'a Template,
+    /// Whether this level asked for its parent (upstream calls `getProfileTemplate(parent)`
+    /// when the parent is named and not yet visited); its result is the level below's.
+    calls_parent: bool,
 }
 
 impl Resolver<'_> {
     /// `getProfileTemplate(name, visited)`: the resolved text of `name` and the members that
-    /// made it (lowest precedence first). An exception anywhere in this level yields `""`.
-    fn template(
-        &mut self,
-        name: &str,
-        visited: &mut HashSet<String>,
-        stack: &mut Vec<String>,
-    ) -> (Vec<u8>, Vec<Member>) {
-        let Some(template) = self.set.get(name) else {
-            self.log.push_str(&format!("({name}:template not found)"));
-            return (Vec::new(), Vec::new());
-        };
-        if let Some(e) = &template.parse.upstream_error {
-            self.log.push_str(&format!("({name}:{})", e.message));
-            self.report_once(name, "parse", || {
-                codes::dropped_member(template.source, e.span, name, "cannot be parsed", false)
-            });
-            return (Vec::new(), Vec::new());
-        }
-        let mut me = template.parse.config.clone();
-        visited.insert(template.name.clone());
-        stack.push(template.name.clone());
-        let mut members = Vec::new();
-        let parent = template.parent.as_deref().unwrap_or_default();
-        let at = template
-            .parent_at
-            .unwrap_or((template.source, Span::empty(0)));
-        if !parent.is_empty() && parent != template.name {
-            if visited.contains(parent) {
-                let start = stack.iter().position(|n| n == parent).unwrap_or(0);
-                let mut cycle: Vec<String> = stack[start..].to_vec();
-                cycle.push(parent.to_owned());
-                self.report_once(name, "cycle", || codes::chain_cycle(at, &cycle));
-            } else {
-                if self.set.get(parent).is_none() {
-                    self.report_once(name, "missing", || codes::missing_parent(at, name, parent));
-                }
-                let (parent_text, parent_members) = self.template(parent, visited, stack);
-                let joined = Config::parse_upstream(parent_text)
-                    .map_err(parser::JoinError::Parse)
-                    .and_then(|parent_config| me.join(&parent_config, false));
-                if let Err(e) = joined {
-                    self.log.push_str(&format!("({name}:{e})"));
-                    let span = join_error_span(&e);
-                    self.report_once(name, "serialise", || {
-                        codes::dropped_member(
-                            template.source,
-                            span,
-                            name,
-                            "cannot be serialised",
-                            false,
-                        )
-                    });
-                    stack.pop();
-                    return (Vec::new(), Vec::new());
-                }
-                members = parent_members;
+    /// made it (lowest precedence first). An exception anywhere in a level yields `""` for
+    /// that level, which its child then joins as an empty parent.
+    ///
+    /// Upstream recurses once per chain level; this walks down the chain collecting the
+    /// levels, then joins them bottom-up, so a chain of any length uses no stack.
+    fn template(&mut self, name: &str) -> (Vec<u8>, Vec<Member>) {
+        let mut visited: HashSet<&str> = HashSet::new();
+        let mut chain: Vec<String> = Vec::new();
+        let mut levels: Vec<Level<'_>> = Vec::new();
+        let set = self.set;
+        let mut current = name.to_owned();
+        loop {
+            let Some(template) = set.get(&current) else {
+                self.log_entry(&current, b"template not found");
+                break;
+            };
+            if let Some(e) = &template.parse.upstream_error {
+                self.log_entry(&current, &e.bytes);
+                self.report_once(&current, "parse", || {
+                    codes::dropped_member(
+                        template.source,
+                        e.span,
+                        &current,
+                        "cannot be parsed",
+                        false,
+                    )
+                });
+                break;
             }
+            visited.insert(template.name.as_str());
+            chain.push(template.name.clone());
+            let parent = template.parent.as_deref().unwrap_or_default();
+            let at = template
+                .parent_at
+                .unwrap_or((template.source, Span::empty(0)));
+            let calls_parent = !parent.is_empty() && !visited.contains(parent);
+            if !parent.is_empty() && parent != template.name && visited.contains(parent) {
+                let start = chain.iter().position(|n| n == parent).unwrap_or(0);
+                let mut cycle: Vec<String> = chain[start..].to_vec();
+                cycle.push(parent.to_owned());
+                self.report_once(&current, "cycle", || codes::chain_cycle(at, &cycle));
+            }
+            if calls_parent && set.get(parent).is_none() {
+                self.report_once(&current, "missing", || {
+                    codes::missing_parent(at, &current, parent)
+                });
+            }
+            levels.push(Level {
+                template,
+                calls_parent,
+            });
+            if !calls_parent {
+                break;
+            }
+            current = parent.to_owned();
         }
-        stack.pop();
+        // Bottom-up: each level joins the text of the level below (or `""`).
+        let mut below: (Vec<u8>, Vec<Member>) = (Vec::new(), Vec::new());
+        for level in levels.iter().rev() {
+            below = self.level(level, std::mem::take(&mut below));
+        }
+        below
+    }
+
+    /// One level of `getProfileTemplate` once its parent's result is known.
+    fn level(
+        &mut self,
+        level: &Level<'_>,
+        (parent_text, parent_members): (Vec<u8>, Vec<Member>),
+    ) -> (Vec<u8>, Vec<Member>) {
+        let template = level.template;
+        let name = template.name.as_str();
+        let mut me = template.parse.config.clone();
+        let mut members = Vec::new();
+        if level.calls_parent {
+            let joined = Config::parse_upstream(parent_text)
+                .map_err(parser::JoinError::Parse)
+                .and_then(|parent_config| me.join(&parent_config, false));
+            if let Err(e) = joined {
+                self.log_entry(name, &e.bytes());
+                self.drop_member(template, &e);
+                return (Vec::new(), Vec::new());
+            }
+            members = parent_members;
+        }
+        // Upstream logs success before its final `tostr`, which may still throw: then both
+        // entries are in the log.
+        self.log_entry(name, b"OK");
         match me.to_text() {
             Ok(text) => {
-                self.log.push_str(&format!("({name}:OK)"));
                 members.push(Member {
                     name: template.name.clone(),
                     source: template.source,
@@ -257,20 +306,27 @@ impl Resolver<'_> {
                 (text, members)
             }
             Err(e) => {
-                self.log.push_str(&format!("({name}:{e})"));
-                let span = e.span.unwrap_or_default();
-                self.report_once(name, "serialise", || {
-                    codes::dropped_member(
-                        template.source,
-                        span,
-                        name,
-                        "cannot be serialised",
-                        false,
-                    )
-                });
+                self.log_entry(name, &e.bytes());
+                self.drop_member(template, &parser::JoinError::Tostr(e));
                 (Vec::new(), Vec::new())
             }
         }
+    }
+
+    fn log_entry(&mut self, name: &str, what: &[u8]) {
+        self.log.push(b'(');
+        self.log.extend_from_slice(name.as_bytes());
+        self.log.push(b':');
+        self.log.extend_from_slice(what);
+        self.log.push(b')');
+    }
+
+    fn drop_member(&mut self, template: &Template, e: &parser::JoinError) {
+        let span = join_error_span(e);
+        let why = cannot(e);
+        self.report_once(&template.name, "serialise", || {
+            codes::dropped_member(template.source, span, &template.name, &why, false)
+        });
     }
 
     fn report_once(&mut self, name: &str, what: &'static str, make: impl FnOnce() -> Diagnostic) {
@@ -315,7 +371,7 @@ fn provenance(members: &[Member], parses: &[&Parse]) -> Vec<KeyProvenance> {
         let mut roots: Vec<_> = parse.config.root().children().collect();
         roots.sort_by(|a, b| a.raw_name().cmp(b.raw_name()));
         for child in roots {
-            collect(child, &mut Vec::new(), index, member.source, &mut table);
+            collect(child, index, member.source, &mut table);
         }
     }
     table
@@ -335,30 +391,39 @@ fn provenance(members: &[Member], parses: &[&Parse]) -> Vec<KeyProvenance> {
         .collect()
 }
 
+/// Files the definitions of `top` and its sub-domains (pre-order, as `tostr` writes them),
+/// down to [`parser::limits::MAX_DEPTH`] levels. Iterative: the depth is the user's.
 fn collect(
-    domain: parser::DomainRef<'_>,
-    path: &mut Vec<Vec<u8>>,
+    top: parser::DomainRef<'_>,
     member: usize,
     source: SourceId,
     table: &mut BTreeMap<KeyPath, Vec<Definition>>,
 ) {
-    path.push(domain.name().to_vec());
-    for param in domain.params() {
-        let line = param.origin.map(|o| o.line).unwrap_or_default();
-        table
-            .entry((path.clone(), param.key.to_vec()))
-            .or_default()
-            .push(Definition {
-                member,
-                source,
-                line,
-                value: String::from_utf8_lossy(param.value).into_owned(),
-            });
+    let mut path: Vec<Vec<u8>> = Vec::new();
+    // Each entry: a domain and the depth of its path (its parents), popped in pre-order.
+    let mut todo = vec![(top, 0usize)];
+    while let Some((domain, depth)) = todo.pop() {
+        path.truncate(depth);
+        path.push(domain.name().to_vec());
+        for param in domain.params() {
+            let line = param.origin.map(|o| o.line).unwrap_or_default();
+            table
+                .entry((path.clone(), param.key.to_vec()))
+                .or_default()
+                .push(Definition {
+                    member,
+                    source,
+                    line,
+                    value: String::from_utf8_lossy(param.value).into_owned(),
+                });
+        }
+        if path.len() >= parser::limits::MAX_DEPTH as usize {
+            continue;
+        }
+        let first = todo.len();
+        todo.extend(domain.children().map(|c| (c, depth + 1)));
+        todo[first..].reverse();
     }
-    for child in domain.children() {
-        collect(child, path, member, source, table);
-    }
-    path.pop();
 }
 
 fn empty_overrides(resolution: &mut Resolution) {

@@ -133,7 +133,7 @@ fn main() {
         });
         row("to_text, large-1mb.conf", text.len(), ns);
     }
-    for size in [10 * KB, 100 * KB, MB, 10 * MB] {
+    for size in [10 * KB, 100 * KB, MB, 4 * MB] {
         let text = realistic(size);
         let ns = measure(samples.min(5), || {
             black_box(parse(Arc::clone(&text)));

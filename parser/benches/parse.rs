@@ -151,7 +151,7 @@ mod large_1mb {
 mod scaling {
     use super::{Arc, Bencher, BytesCount, KB, MB, black_box, realistic};
 
-    const SIZES: [usize; 4] = [10 * KB, 100 * KB, MB, 10 * MB];
+    const SIZES: [usize; 4] = [10 * KB, 100 * KB, MB, 4 * MB];
 
     #[divan::bench(args = SIZES, sample_count = 20)]
     fn parse(bencher: Bencher, size: usize) {

@@ -298,3 +298,103 @@ macro_rules! define_codes {
         pub const CATALOGUE: &[$crate::CodeInfo] = &[$($ident),*];
     };
 }
+
+/// A [`Diagnostic`] seen through [`miette::Diagnostic`], with its source file attached: code,
+/// severity, message, the primary label and every related label in the same file, help.
+/// Related labels in other files (a parent template, an index) are listed after the help, with
+/// their file and position, since a miette report shows one source.
+///
+/// This is the library face of the diagnostic model, for Rust callers that render or collect
+/// findings with miette (an editor plugin, a node agent embedding `lowering`). tarsdock's own
+/// human format does not go through it: miette's graphical handler rescans the source from the
+/// start for every label and cannot window a long line (`cli/src/render/human.rs` says more).
+#[derive(Debug)]
+pub struct MietteView {
+    code: DiagnosticCode,
+    severity: Severity,
+    message: String,
+    source: Option<miette::NamedSource<Arc<[u8]>>>,
+    labels: Vec<miette::LabeledSpan>,
+    help: Option<String>,
+}
+
+impl Diagnostic {
+    /// This diagnostic as a [`miette::Diagnostic`], with its source file from `sources`.
+    #[must_use]
+    pub fn to_miette(&self, sources: &Sources) -> MietteView {
+        let file = sources.get(self.source);
+        let mut labels = Vec::with_capacity(1 + self.related.len());
+        let mut elsewhere = Vec::new();
+        if file.is_some() {
+            labels.push(miette::LabeledSpan::new_primary_with_span(
+                (!self.label.is_empty()).then(|| self.label.clone()),
+                self.span,
+            ));
+        }
+        for related in &self.related {
+            if related.source == self.source && file.is_some() {
+                labels.push(miette::LabeledSpan::new_with_span(
+                    Some(related.message.clone()),
+                    related.span,
+                ));
+            } else if let Some(other) = sources.get(related.source) {
+                let at = other.line_col(related.span.start);
+                elsewhere.push(format!(
+                    "{}:{}:{}: {}",
+                    other.name, at.line, at.column, related.message
+                ));
+            } else {
+                elsewhere.push(related.message.clone());
+            }
+        }
+        let help = match (&self.help, elsewhere.is_empty()) {
+            (help, true) => help.clone(),
+            (None, false) => Some(elsewhere.join("\n")),
+            (Some(help), false) => Some(format!("{help}\n{}", elsewhere.join("\n"))),
+        };
+        MietteView {
+            code: self.code,
+            severity: self.severity,
+            message: self.message.clone(),
+            source: file.map(|f| miette::NamedSource::new(f.name.clone(), Arc::clone(&f.text))),
+            labels,
+            help,
+        }
+    }
+}
+
+impl fmt::Display for MietteView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for MietteView {}
+
+impl miette::Diagnostic for MietteView {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.code))
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+            Severity::Info => miette::Severity::Advice,
+        })
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        Some(Box::new(self.labels.iter().cloned()))
+    }
+}

@@ -76,8 +76,14 @@ Flags a close tag at the top level: an extra `</name>`, or `</>`, which upstream
 closing the (unnamed) root domain itself.
 
 ## Why is this bad?
-Upstream throws (`<> hasn't match <name>.`, or `hasn't match` at the end of input after `</>`)
-and refuses the template.
+Upstream refuses the template: an extra `</name>` throws `<> hasn't match <name>.`; after
+`</>` a further close tag throws `<name> hasn't matched domain.`, an unterminated tag line
+`parse error! line : <…`, and the end of input `hasn't match`.
+
+**Upstream crashes** when an open tag or a parameter line follows `</>`: it reads the top of
+its (now empty) domain stack, which is undefined behaviour; the upstream parser used for
+tarsdock's differential tests dies with a signal there. tarsdock refuses such a template with
+its own message (`tarsdock: a line after </> …`), as no upstream message exists.
 
 ## Example
 ```text
@@ -129,12 +135,56 @@ cmd=a>b
 Use instead: keep `<` and `>` out of templates (put such text in a file the service reads).";
 
     FILE_TOO_LARGE = "TARS-S007", "file-too-large", Error,
-    "the file is 4 GiB or larger",
+    "the file is larger than 4 MiB",
 "## What it does
-Refuses inputs of 4 GiB or more: spans are 32-bit byte offsets.
+Refuses a template larger than 4 MiB (tarsdock's input bound; README \"Limits\").
 
 ## Why is this bad?
-No real template comes near this size; such an input is almost certainly not a template.";
+No real template comes near this size (the largest upstream template is 6 KB); such an input
+is almost certainly not a template, and every command that reads it must stay within bounded
+time and memory. Nothing is parsed, normalised or written.
+
+## Example
+A 20 MB log file passed to `tarsdock lint` by mistake.";
+
+    NESTING_TOO_DEEP = "TARS-S008", "nesting-too-deep", Error,
+    "domains are nested more than 128 levels deep",
+"## What it does
+Flags the first open tag that nests a domain more than 128 levels deep (tarsdock's depth
+bound; README \"Limits\").
+
+## Why is this bad?
+Upstream accepts any depth, but its `tostr` writes two spaces of indent per level for every
+line, so the serialised template grows with the square of the depth: 90 KB of nested tags
+become 200 MB, and every merge (parent chain, private profile, node config) serialises. Real
+templates nest five or six levels; this is a generated or corrupted file. `fmt` refuses it,
+and `normalize`, `resolve`, `render` and `deploy` refuse once the serialised text would pass
+64 MiB.
+
+## Example
+```text
+<a>
+  <a>
+    <a>
+      …  (129 levels)
+```
+
+Use instead: a flat structure; TC_Config domains are for grouping, not for data.";
+
+    LINE_TOO_LONG = "TARS-S009", "line-too-long", Error,
+    "a line is longer than 1 MiB",
+"## What it does
+Flags a line longer than 1 MiB (tarsdock's line bound; README \"Limits\").
+
+## Why is this bad?
+Upstream reads it, but no template needs it (the longest line of the upstream templates has
+1,427 bytes): such a line is generated or corrupted text, and it makes every tool that shows
+the template (editors, diffs, the web editor) slow. `fmt` refuses the file.
+
+## Example
+A value holding a base64-encoded file.
+
+Use instead: keep large data in a file the service reads.";
 
     TEXT_AFTER_TAG = "TARS-S101", "text-after-tag", Warning,
     "text after `>` on a tag line is ignored",
@@ -425,9 +475,33 @@ pub(crate) fn angle_bracket_in_text(span: Span, what: &str) -> Diagnostic {
     .with_help("remove `<` and `>`: TC_Config has no escape for them")
 }
 
-pub(crate) fn file_too_large() -> Diagnostic {
-    Diagnostic::from_code(&FILE_TOO_LARGE, "file is 4 GiB or larger")
-        .with_label(Span::empty(0), "not parsed")
+pub(crate) fn file_too_large(limit: usize) -> Diagnostic {
+    Diagnostic::from_code(
+        &FILE_TOO_LARGE,
+        format!("file is larger than {} MiB", limit / (1024 * 1024)),
+    )
+    .with_label(Span::empty(0), "not parsed")
+    .with_help("tarsdock reads templates of of up to 4 MiB")
+}
+
+pub(crate) fn nesting_too_deep(open: Span, limit: u32) -> Diagnostic {
+    Diagnostic::from_code(
+        &NESTING_TOO_DEEP,
+        format!("domains are nested more than {limit} levels deep"),
+    )
+    .with_label(open, format!("level {} opens here", limit + 1))
+    .with_help(
+        "upstream serialises every level with two more spaces on every line: flatten the template",
+    )
+}
+
+pub(crate) fn line_too_long(line: Span, limit: usize) -> Diagnostic {
+    Diagnostic::from_code(
+        &LINE_TOO_LONG,
+        format!("line is longer than {} MiB", limit / (1024 * 1024)),
+    )
+    .with_label(Span::new(line.start, line.start), "this line starts here")
+    .with_help("keep large data out of templates")
 }
 
 pub(crate) fn text_after_tag(rest: Span) -> Diagnostic {

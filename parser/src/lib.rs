@@ -13,6 +13,7 @@ pub mod diagnostic;
 pub mod errors;
 pub mod escape;
 pub mod fmt;
+pub mod limits;
 mod model;
 mod parse;
 pub mod path;

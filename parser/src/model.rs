@@ -791,4 +791,24 @@ mod tests {
             assert!(text.ends_with(b"  </d>\n</d>\n"));
         });
     }
+
+    /// Issue 13: `tostr` grows with the square of the depth (90 KB in, 200 MB out). Past
+    /// `MAX_OUTPUT` it is a refusal, not an allocation of gigabytes.
+    #[test]
+    fn deep_to_text_is_bounded() {
+        let config = parse(nested(20_000)).config;
+        assert_eq!(
+            config.to_text(),
+            Err(crate::TostrError::TooLarge(crate::limits::TooLarge {
+                limit: crate::limits::MAX_OUTPUT
+            }))
+        );
+        let mut joined = config.clone();
+        assert!(matches!(
+            joined.join(&config, false),
+            Err(crate::JoinError::Tostr(crate::TostrError::TooLarge(_)))
+        ));
+        let p = parse(nested(20_000));
+        assert!(crate::fmt::format(&p).is_err());
+    }
 }

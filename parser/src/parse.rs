@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use hashbrown::HashTable;
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Severity};
 use crate::errors;
 use crate::escape::{self, EscapeError};
 use crate::model::{Config, NONE, ParamOrigin, ROOT, Text};
@@ -17,7 +17,44 @@ use crate::syntax::{self, Line, LineKind, ParamFacts, SyntaxTree};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UpstreamError {
     pub span: Span,
+    /// [`UpstreamError::bytes`] as text (invalid UTF-8 replaced), for display.
     pub message: String,
+    /// Upstream's message exactly as its `what()` gives it: the input's bytes as they are
+    /// (GBK stays GBK), ending at the first NUL byte (it is a C string).
+    pub bytes: Vec<u8>,
+    /// Upstream has no message here: it crashes (undefined behaviour), and `message` is
+    /// tarsdock's own.
+    pub crash: bool,
+}
+
+impl UpstreamError {
+    /// Upstream's message from its bytes, cut at the first NUL as `what()` is.
+    pub(crate) fn new(span: Span, mut bytes: Vec<u8>) -> Self {
+        if let Some(nul) = memchr::memchr(0, &bytes) {
+            bytes.truncate(nul);
+        }
+        Self {
+            span,
+            message: String::from_utf8_lossy(&bytes).into_owned(),
+            bytes,
+            crash: false,
+        }
+    }
+
+    /// tarsdock's own refusal where upstream has no message (it crashes, or a limit).
+    pub(crate) fn own(span: Span, message: String, crash: bool) -> Self {
+        Self {
+            span,
+            bytes: message.clone().into_bytes(),
+            message,
+            crash,
+        }
+    }
+}
+
+/// `parts` concatenated: upstream builds its messages with `string +`.
+fn cat(parts: &[&[u8]]) -> Vec<u8> {
+    parts.concat()
 }
 
 impl std::fmt::Display for UpstreamError {
@@ -38,6 +75,9 @@ pub struct Parse {
     pub diagnostics: Vec<Diagnostic>,
     /// The first point where upstream's parser throws; `None` when upstream accepts the text.
     pub upstream_error: Option<UpstreamError>,
+    /// Findings not recorded in `diagnostics` because there were more than
+    /// [`limits::MAX_FINDINGS`] (an error is always kept when upstream refuses the text).
+    pub omitted: usize,
 }
 
 impl Parse {
@@ -52,7 +92,7 @@ impl Parse {
     pub fn has_errors(&self) -> bool {
         self.diagnostics
             .iter()
-            .any(|d| d.severity == crate::Severity::Error)
+            .any(|d| d.severity == Severity::Error)
     }
 }
 
@@ -62,6 +102,8 @@ impl Parse {
 pub fn parse(text: impl Into<Arc<[u8]>>) -> Parse {
     Parser::new(text.into(), true).run()
 }
+
+use crate::limits;
 
 impl Config {
     /// Parses like upstream `parseString`: the model, or upstream's error.
@@ -102,8 +144,15 @@ struct Parser {
     /// Upstream popped its root at this `</>`.
     root_closed: Option<Span>,
     report: bool,
-    /// Largest accepted input: spans are `u32` offsets.
+    /// Largest accepted input: [`limits::MAX_INPUT`] for a reporting parse (user input), the
+    /// `u32` span range for the quiet one (`join` re-reads up to twice `MAX_OUTPUT`).
     limit: usize,
+    /// Findings past [`limits::MAX_FINDINGS`], counted but not built.
+    omitted: usize,
+    /// Whether an error-severity diagnostic is recorded.
+    has_error: bool,
+    /// TARS-S008 has been reported.
+    too_deep: bool,
 }
 
 fn name_hash(name: &[u8]) -> u64 {
@@ -127,18 +176,29 @@ impl Parser {
             upstream_error: None,
             root_closed: None,
             report,
-            limit: u32::MAX as usize,
+            limit: if report {
+                limits::MAX_INPUT
+            } else {
+                u32::MAX as usize
+            },
+            omitted: 0,
+            has_error: false,
+            too_deep: false,
         }
     }
 
     fn run(mut self) -> Parse {
         let src = Arc::clone(&self.src);
         if src.len() > self.limit {
-            self.diagnostics.push(errors::file_too_large());
-            self.upstream_error = Some(UpstreamError {
-                span: Span::default(),
-                message: "input too large".to_owned(),
-            });
+            self.push(errors::file_too_large(self.limit));
+            self.upstream_error = Some(UpstreamError::own(
+                Span::default(),
+                format!(
+                    "tarsdock: input larger than {} MiB not read",
+                    self.limit / (1024 * 1024)
+                ),
+                false,
+            ));
             return self.finish();
         }
         let mut start = 0usize;
@@ -161,6 +221,9 @@ impl Parser {
                 content: Span::new(base, (start + ce) as u32),
                 depth: 0,
             };
+            if self.report && end - start > limits::MAX_LINE && self.wants(Severity::Error) {
+                self.push(errors::line_too_long(line.full, limits::MAX_LINE));
+            }
             let depth = self.line(&line, &facts);
             if self.report {
                 self.lines.push(Line { depth, ..line });
@@ -184,18 +247,43 @@ impl Parser {
             config: self.config,
             diagnostics: self.diagnostics,
             upstream_error: self.upstream_error,
+            omitted: self.omitted,
         }
     }
 
-    fn upstream(&mut self, span: Span, message: String) {
+    fn upstream(&mut self, span: Span, bytes: Vec<u8>) {
         if self.upstream_error.is_none() {
-            self.upstream_error = Some(UpstreamError { span, message });
+            self.upstream_error = Some(UpstreamError::new(span, bytes));
         }
     }
 
+    /// Whether a finding of `severity` is to be built and recorded: reporting, and below
+    /// [`limits::MAX_FINDINGS`] (past it, one error is still kept so that a refused text always
+    /// has one). A finding not wanted while reporting is counted as omitted.
+    fn wants(&mut self, severity: Severity) -> bool {
+        if !self.report {
+            return false;
+        }
+        if self.diagnostics.len() < limits::MAX_FINDINGS
+            || (severity == Severity::Error && !self.has_error)
+        {
+            return true;
+        }
+        self.omitted += 1;
+        false
+    }
+
+    /// Records a finding; callers that build it at some cost ask [`Parser::wants`] first.
     fn push(&mut self, diagnostic: Diagnostic) {
-        if self.report {
+        if !self.report {
+            return;
+        }
+        let error = diagnostic.severity == Severity::Error;
+        if self.diagnostics.len() < limits::MAX_FINDINGS || (error && !self.has_error) {
+            self.has_error |= error;
             self.diagnostics.push(diagnostic);
+        } else {
+            self.omitted += 1;
         }
     }
 
@@ -267,14 +355,13 @@ impl Parser {
         match line.kind {
             LineKind::Blank | LineKind::Comment => depth,
             LineKind::Unterminated => {
-                self.after_root_closed(line.content, false);
-                self.upstream(
-                    line.content,
-                    format!(
-                        "[TC_Config::parse]:parse error! line : {}",
-                        String::from_utf8_lossy(self.text(line.content))
-                    ),
-                );
+                // Upstream looks for `>` before it touches its domain stack: this is its
+                // message even after `</>`.
+                let message = cat(&[
+                    b"[TC_Config::parse]:parse error! line : ",
+                    self.text(line.content),
+                ]);
+                self.upstream(line.content, message);
                 self.push(errors::unterminated_tag(line.content));
                 if self.report {
                     return self.recover_unterminated(line.content);
@@ -282,7 +369,7 @@ impl Parser {
                 depth
             }
             LineKind::Open { name, rest } => {
-                self.after_root_closed(line.content, false);
+                self.after_root_closed();
                 self.tag_rest(rest);
                 self.open(name);
                 depth
@@ -292,7 +379,7 @@ impl Parser {
                 self.close(line.content, name)
             }
             LineKind::Param { key, eq, value } => {
-                self.after_root_closed(line.content, false);
+                self.after_root_closed();
                 self.param(line.content, key, eq, value, facts);
                 depth
             }
@@ -334,20 +421,19 @@ impl Parser {
         depth
     }
 
-    /// Upstream reads `stack.top()` of an empty stack after `</>`: undefined behaviour, which
-    /// we report as the upstream error at the `</>` (its diagnostic is already out).
-    fn after_root_closed(&mut self, span: Span, close: bool) {
-        if let Some(root_close) = self.root_closed {
-            let message = if close {
-                format!(
-                    "[TC_Config::parse]:parse error! {} hasn't matched domain.",
-                    String::from_utf8_lossy(self.text(span))
-                )
-            } else {
-                "[TC_Config::parse]: line after the root domain was closed (undefined behaviour upstream)"
-                    .to_owned()
-            };
-            self.upstream(root_close, message);
+    /// An open tag or a parameter after `</>`: upstream reads `stack.top()` of an empty stack
+    /// (undefined behaviour; it crashes). Reported as a refusal at the `</>`, in tarsdock's
+    /// words (its diagnostic is already out).
+    fn after_root_closed(&mut self) {
+        if let Some(root_close) = self.root_closed
+            && self.upstream_error.is_none()
+        {
+            self.upstream_error = Some(UpstreamError::own(
+                root_close,
+                "tarsdock: a line after `</>` (upstream reads an empty domain stack here and crashes)"
+                    .to_owned(),
+                true,
+            ));
         }
     }
 
@@ -361,12 +447,16 @@ impl Parser {
             return;
         }
         let span = rest.sub(s, e);
-        let d = if text[s] == b'<' {
+        let several = text[s] == b'<';
+        if !self.wants(Severity::Warning) {
+            return;
+        }
+        let d = if several {
             errors::several_tags_on_line(span)
         } else {
             errors::text_after_tag(span)
         };
-        self.diagnostics.push(d);
+        self.push(d);
     }
 
     fn open(&mut self, name: Span) {
@@ -375,18 +465,18 @@ impl Parser {
         let trimmed_span = name.sub(s, e);
         if self.report {
             let trimmed = &raw[s..e];
-            let mut found = Vec::new();
-            if s != 0 || e != raw.len() {
-                found.push(errors::padded_tag_name(name, trimmed));
-            }
-            if trimmed.is_empty()
+            let padded = s != 0 || e != raw.len();
+            let xml = trimmed.is_empty()
                 || trimmed.ends_with(b"/")
                 || trimmed.starts_with(b"!")
-                || trimmed.starts_with(b"?")
-            {
-                found.push(errors::xml_style_tag(name, trimmed));
+                || trimmed.starts_with(b"?");
+            let trimmed = trimmed.to_vec();
+            if padded && self.wants(Severity::Warning) {
+                self.push(errors::padded_tag_name(name, &trimmed));
             }
-            self.diagnostics.extend(found);
+            if xml && self.wants(Severity::Warning) {
+                self.push(errors::xml_style_tag(name, &trimmed));
+            }
         }
         let parent = self.current();
         let (id, existed) = self
@@ -395,35 +485,48 @@ impl Parser {
         let first = self.config.domain_at(id).first_open();
         self.config.set_first_open(id, name);
         self.opens.push((id, name));
-        if existed && self.report {
+        if existed && self.wants(Severity::Info) {
             let d = errors::duplicate_domain(name, first, self.text(trimmed_span));
-            self.diagnostics.push(d);
+            self.push(d);
         }
         self.push_frame(id, name);
+        if self.stack.len() > limits::MAX_DEPTH as usize
+            && !self.too_deep
+            && self.wants(Severity::Error)
+        {
+            self.too_deep = true;
+            self.push(errors::nesting_too_deep(name, limits::MAX_DEPTH));
+        }
     }
 
     /// Returns the depth of the close line.
     fn close(&mut self, line: Span, name: Span) -> u32 {
-        if self.root_closed.is_some() {
-            self.after_root_closed(name, true);
-            return 0;
-        }
         let src = Arc::clone(&self.src);
         let close_name = src.get(name.range()).unwrap_or_default();
+        if let Some(root_close) = self.root_closed {
+            // Upstream's stack is empty: this is the one message it has for that.
+            let message = cat(&[
+                b"[TC_Config::parse]:parse error! <",
+                close_name,
+                b"> hasn't matched domain.",
+            ]);
+            self.upstream(root_close, message);
+            return 0;
+        }
         let Some(top) = self.stack.last() else {
             // At the root: `</>` pops it upstream, anything else mismatches the root.
             if close_name.is_empty() {
                 self.root_closed = Some(line);
             } else {
-                let message = format!(
-                    "[TC_Config::parse]:parse error! <> hasn't match <{}>.",
-                    String::from_utf8_lossy(close_name)
-                );
+                let message = cat(&[
+                    b"[TC_Config::parse]:parse error! <> hasn't match <",
+                    close_name,
+                    b">.",
+                ]);
                 self.upstream(line, message);
             }
-            if self.report {
-                let d = errors::unmatched_close_tag(line, close_name);
-                self.diagnostics.push(d);
+            if self.wants(Severity::Error) {
+                self.push(errors::unmatched_close_tag(line, close_name));
             }
             return 0;
         };
@@ -433,17 +536,21 @@ impl Parser {
             self.pop_frame();
             return self.depth();
         }
-        let message = format!(
-            "[TC_Config::parse]:parse error! <{}> hasn't match <{}>.",
-            String::from_utf8_lossy(&top_name),
-            String::from_utf8_lossy(close_name)
-        );
+        let message = cat(&[
+            b"[TC_Config::parse]:parse error! <",
+            &top_name,
+            b"> hasn't match <",
+            close_name,
+            b">.",
+        ]);
         self.upstream(line, message);
         if !self.report {
             return self.depth();
         }
-        let d = errors::mismatched_close_tag(line, close_name, top_open, &top_name);
-        self.diagnostics.push(d);
+        if self.wants(Severity::Error) {
+            let d = errors::mismatched_close_tag(line, close_name, top_open, &top_name);
+            self.push(d);
+        }
         // Recovery: close up to the innermost enclosing domain with this name (exactly or once
         // trimmed: the inner ones were just reported); with no such domain the close tag is
         // most likely a typo for the innermost one, so close that.
@@ -506,13 +613,13 @@ impl Parser {
         let replaced = self
             .config
             .assign(domain, key_text, value_text, Some(origin));
-        if self.report
-            && let Some(previous) = replaced
+        if let Some(previous) = replaced
+            && self.wants(Severity::Warning)
         {
             let raw = self.text(key);
             let shown = escape::unescape(raw).unwrap_or(std::borrow::Cow::Borrowed(raw));
             let d = errors::duplicate_key(&shown, line, previous.map(|p| p.line));
-            self.diagnostics.push(d);
+            self.push(d);
         }
     }
 
@@ -525,20 +632,20 @@ impl Parser {
             Ok(std::borrow::Cow::Owned(bytes)) => Some(self.config.own(&bytes)),
             Err(e) => {
                 let at = span.sub(e.offset(), (e.offset() + 2).min(raw.len()));
-                let (shown, byte) = match e {
-                    EscapeError::Unknown { byte, .. } => {
-                        (format!("\\{}", byte as char), Some(byte))
-                    }
-                    EscapeError::Trailing { .. } => ("\\".to_owned(), None),
+                // Upstream appends the backslash and the byte after it as they are.
+                let shown = raw.get(e.offset()..(e.offset() + 2).min(raw.len()));
+                let byte = match e {
+                    EscapeError::Unknown { byte, .. } => Some(byte),
+                    EscapeError::Trailing { .. } => None,
                 };
-                self.upstream(
-                    span,
-                    format!(
-                        "[TC_ConfigDomain::parse] '{}' is invalid, '{}' couldn't be parse!",
-                        String::from_utf8_lossy(raw),
-                        shown
-                    ),
-                );
+                let message = cat(&[
+                    b"[TC_ConfigDomain::parse] '",
+                    raw,
+                    b"' is invalid, '",
+                    shown.unwrap_or(b"\\"),
+                    b"' couldn't be parse!",
+                ]);
+                self.upstream(span, message);
                 self.push(errors::invalid_escape(at, byte));
                 None
             }
@@ -556,56 +663,61 @@ impl Parser {
         facts: &ParamFacts,
     ) {
         let at = |i: usize, end: usize| line.sub(i, end);
-        if let Some(i) = facts.key_angle {
-            self.diagnostics
-                .push(errors::angle_bracket_in_text(at(i, i + 1), "key"));
+        if let Some(i) = facts.key_angle
+            && self.wants(Severity::Error)
+        {
+            self.push(errors::angle_bracket_in_text(at(i, i + 1), "key"));
         }
-        if let Some(i) = facts.value_angle {
-            self.diagnostics
-                .push(errors::angle_bracket_in_text(at(i, i + 1), "value"));
+        if let Some(i) = facts.value_angle
+            && self.wants(Severity::Error)
+        {
+            self.push(errors::angle_bracket_in_text(at(i, i + 1), "value"));
         }
-        if let (Some(v), Some(i)) = (value, facts.hash) {
+        if let (Some(v), Some(i)) = (value, facts.hash)
+            && self.wants(Severity::Warning)
+        {
             let start = line.sub(i, i).start;
-            self.diagnostics
-                .push(errors::hash_in_value(Span::new(start, v.end)));
+            self.push(errors::hash_in_value(Span::new(start, v.end)));
         }
-        if key.is_empty() && eq.is_some() {
-            self.diagnostics.push(errors::empty_key(line));
+        if key.is_empty() && eq.is_some() && self.wants(Severity::Warning) {
+            self.push(errors::empty_key(line));
         }
-        if at_root {
-            self.diagnostics.push(errors::root_level_param(line));
+        if at_root && self.wants(Severity::Warning) {
+            self.push(errors::root_level_param(line));
         }
-        if let Some(pos) = facts.escaped_backslash_eq {
-            self.diagnostics
-                .push(errors::escaped_backslash_before_equals(at(
-                    pos - 2,
-                    pos + 1,
-                )));
+        if let Some(pos) = facts.escaped_backslash_eq
+            && self.wants(Severity::Warning)
+        {
+            self.push(errors::escaped_backslash_before_equals(at(
+                pos - 2,
+                pos + 1,
+            )));
         }
     }
 
     fn end_of_input(&mut self) {
+        const NO_MATCH: &[u8] = b"[TC_Config::parse]:parse error : hasn't match";
         if let Some(root_close) = self.root_closed {
-            self.upstream(
-                root_close,
-                "[TC_Config::parse]:parse error : hasn't match".to_owned(),
-            );
+            self.upstream(root_close, NO_MATCH.to_vec());
             return;
         }
         if let Some(outer) = self.stack.first() {
             let span = outer.open.unwrap_or_default();
-            self.upstream(
-                span,
-                "[TC_Config::parse]:parse error : hasn't match".to_owned(),
-            );
+            self.upstream(span, NO_MATCH.to_vec());
         }
         if self.report {
-            for frame in self.stack.iter().rev() {
+            let stack = std::mem::take(&mut self.stack);
+            for (i, frame) in stack.iter().rev().enumerate() {
                 let Some(open) = frame.open else { continue };
+                if !self.wants(Severity::Error) {
+                    // Past the bound: count the rest without building them.
+                    self.omitted += stack.len() - i - 1;
+                    break;
+                }
                 let raw = self.text(open);
                 let (s, e) = syntax::trim_range(raw);
-                self.diagnostics
-                    .push(errors::unclosed_domain(open, &raw[s..e]));
+                let d = errors::unclosed_domain(open, &raw[s..e]);
+                self.push(d);
             }
         }
         self.stack.clear();
@@ -657,5 +769,102 @@ mod tests {
             let text = format!("<tars>\n{line}\n</tars>\n");
             assert_eq!(codes(&text), [unterminated], "{line:?}");
         }
+    }
+
+    fn refusal(text: &[u8]) -> UpstreamError {
+        parse(text.to_vec())
+            .upstream_error
+            .expect("upstream refuses")
+    }
+
+    /// Issue 13: after `</>` a close tag is `<x> hasn't matched domain.` upstream (its stack
+    /// is empty), and an unterminated tag line still gets upstream's `line :` message.
+    #[test]
+    fn after_the_root_is_closed_messages_are_upstreams() {
+        let e = refusal(b"<a>\n</a>\n</>\n</x>\n");
+        assert_eq!(
+            e.bytes,
+            b"[TC_Config::parse]:parse error! <x> hasn't matched domain."
+        );
+        assert!(!e.crash);
+        let e = refusal(b"<a>\n</a>\n</>\n<\n");
+        assert_eq!(e.bytes, b"[TC_Config::parse]:parse error! line : <");
+        assert!(!e.crash);
+        let e = refusal(b"<a>\n</a>\n</>\n</a\n");
+        assert_eq!(e.bytes, b"[TC_Config::parse]:parse error! line : </a");
+        // An open tag or a parameter: upstream crashes; tarsdock refuses in its own words.
+        for text in [&b"</>\n<b>\n</b>\n"[..], b"</>\nk=v\n"] {
+            let e = refusal(text);
+            assert!(e.crash, "{e}");
+            assert!(e.message.starts_with("tarsdock: "), "{e}");
+        }
+    }
+
+    /// Issue 13: upstream's message is a C string (it ends at a NUL) made of the input's
+    /// bytes as they are (GBK stays GBK; no U+FFFD, no Latin-1 widening).
+    #[test]
+    fn messages_keep_the_input_bytes_up_to_a_nul() {
+        let e = refusal(b"<a>\n</a>\n</>\n<ab\0cd\n");
+        assert_eq!(e.bytes, b"[TC_Config::parse]:parse error! line : <ab");
+        assert_eq!(e.message, "[TC_Config::parse]:parse error! line : <ab");
+        let e = refusal(b"<a>\nk=\xc8\xd5\\\xd6\xbe\n</a>\n");
+        assert_eq!(
+            e.bytes,
+            &b"[TC_ConfigDomain::parse] '\xc8\xd5\\\xd6\xbe' is invalid, '\\\xd6' couldn't be parse!"[..]
+        );
+        let e = refusal(b"<a>\nk\\\xff=1\n</a>\n");
+        assert_eq!(
+            e.bytes,
+            &b"[TC_ConfigDomain::parse] 'k\\\xff' is invalid, '\\\xff' couldn't be parse!"[..]
+        );
+        let e = refusal(b"<\xc8\xd5>\n</\xd6>\n");
+        assert_eq!(
+            e.bytes,
+            &b"[TC_Config::parse]:parse error! <\xc8\xd5> hasn't match <\xd6>."[..]
+        );
+    }
+
+    /// Findings are bounded per parse; the rest are counted, and a refused text keeps an
+    /// error even when warnings filled the bound.
+    #[test]
+    fn findings_are_bounded_and_an_error_is_kept() {
+        let mut text = b"<a>\n".to_vec();
+        for _ in 0..limits::MAX_FINDINGS + 500 {
+            text.extend_from_slice(b"k=1\n");
+        }
+        text.extend_from_slice(b"<b\n</a>\n");
+        let p = parse(text);
+        assert_eq!(p.diagnostics.len(), limits::MAX_FINDINGS + 1);
+        assert_eq!(p.omitted, 500);
+        assert!(p.upstream_error.is_some() && p.has_errors());
+        // 100,000 unclosed domains: counted, not built.
+        let p = parse(b"<d>\n".repeat(100_000));
+        assert_eq!(p.diagnostics.len() + p.omitted, 100_000 + 1);
+        assert!(p.diagnostics.len() <= limits::MAX_FINDINGS + 1);
+    }
+
+    #[test]
+    fn depth_line_and_size_bounds_are_coded_findings() {
+        let code = |p: &Parse, c: &crate::CodeInfo| {
+            p.diagnostics.iter().filter(|d| d.code == c.code).count()
+        };
+        let depth = limits::MAX_DEPTH as usize;
+        let nested = |n: usize| [b"<d>\n".repeat(n), b"</d>\n".repeat(n)].concat();
+        assert_eq!(code(&parse(nested(depth)), &errors::NESTING_TOO_DEEP), 0);
+        let deep = parse(nested(depth + 5));
+        assert_eq!(code(&deep, &errors::NESTING_TOO_DEEP), 1);
+        assert!(deep.upstream_error.is_none(), "upstream accepts any depth");
+        let long = [
+            b"<a>\nk=".as_slice(),
+            &vec![b'v'; limits::MAX_LINE],
+            b"\n</a>\n",
+        ]
+        .concat();
+        assert_eq!(code(&parse(long), &errors::LINE_TOO_LONG), 1);
+        let mut parser = Parser::new(Arc::from(vec![b'\n'; 64]), true);
+        parser.limit = 32;
+        let p = parser.run();
+        assert_eq!(code(&p, &errors::FILE_TOO_LARGE), 1);
+        assert!(p.upstream_error.is_some_and(|e| !e.crash));
     }
 }

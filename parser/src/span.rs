@@ -77,10 +77,21 @@ pub struct LineCol {
 }
 
 /// Start offsets of every line of a text, for offset → line/column conversion.
+///
+/// Columns are counted from the start of the line, so on a long line every conversion would
+/// rescan it (a million findings on a 1 MB line: quadratic). Lines longer than
+/// [`CHECKPOINT_STRIDE`] therefore keep a checkpoint (offset, columns so far) about every
+/// stride bytes, built in the same pass, and a conversion counts from the nearest one.
 #[derive(Clone, Debug)]
 pub struct LineIndex {
     starts: Vec<u32>,
+    /// `(offset, chars, utf16)` from the start of its line, sorted by offset; only on lines
+    /// longer than the stride, and only at character boundaries.
+    checkpoints: Vec<(u32, u32, u32)>,
 }
+
+/// Bytes between two column checkpoints of a long line.
+pub const CHECKPOINT_STRIDE: usize = 1024;
 
 impl LineIndex {
     #[must_use]
@@ -90,7 +101,11 @@ impl LineIndex {
         starts.extend(
             memchr::memchr_iter(b'\n', text).map(|i| u32::try_from(i + 1).unwrap_or(u32::MAX)),
         );
-        Self { starts }
+        let checkpoints = checkpoints(text, &starts);
+        Self {
+            starts,
+            checkpoints,
+        }
     }
 
     /// The index of `text` from the [`Line`](crate::Line)s a parse split it into, without
@@ -110,7 +125,11 @@ impl LineIndex {
                 .filter(|l| l.full.end > 0 && text.get(l.full.end as usize - 1) == Some(&b'\n'))
                 .map(|l| l.full.end),
         );
-        Self { starts }
+        let checkpoints = checkpoints(text, &starts);
+        Self {
+            starts,
+            checkpoints,
+        }
     }
 
     /// Number of lines (a trailing newline opens one more, empty line).
@@ -133,15 +152,71 @@ impl LineIndex {
             Ok(i) => i,
             Err(i) => i.saturating_sub(1),
         };
-        let start = self.starts.get(line).copied().unwrap_or(0) as usize;
-        let prefix = text.get(start..offset as usize).unwrap_or_default();
+        let line_start = self.starts.get(line).copied().unwrap_or(0);
+        // The nearest checkpoint of this line at or before `offset`.
+        let (start, base_chars, base_utf16) = match self
+            .checkpoints
+            .partition_point(|&(at, _, _)| at <= offset)
+            .checked_sub(1)
+            .map(|i| self.checkpoints[i])
+        {
+            Some(point) if point.0 >= line_start => point,
+            _ => (line_start, 0, 0),
+        };
+        let prefix = text
+            .get(start as usize..offset as usize)
+            .unwrap_or_default();
         let (chars, utf16) = count_columns(prefix);
         LineCol {
             line: u32::try_from(line + 1).unwrap_or(u32::MAX),
-            column: chars + 1,
-            column_utf16: utf16 + 1,
+            column: base_chars + chars + 1,
+            column_utf16: base_utf16 + utf16 + 1,
         }
     }
+}
+
+/// Column checkpoints of every line longer than [`CHECKPOINT_STRIDE`] (see [`LineIndex`]).
+fn checkpoints(text: &[u8], starts: &[u32]) -> Vec<(u32, u32, u32)> {
+    let mut points = Vec::new();
+    let ends = starts
+        .iter()
+        .skip(1)
+        .map(|&s| s as usize)
+        .chain([text.len()]);
+    for (&start, end) in starts.iter().zip(ends) {
+        let start = start as usize;
+        if end.saturating_sub(start) <= CHECKPOINT_STRIDE {
+            continue;
+        }
+        let (mut at, mut chars, mut utf16) = (start, 0u32, 0u32);
+        let mut next = start + CHECKPOINT_STRIDE;
+        while next < end {
+            // Forward to a character boundary (at most three bytes away).
+            while next < end && !is_boundary(text, next) {
+                next += 1;
+            }
+            if next >= end {
+                break;
+            }
+            let (c, u) = count_columns(&text[at..next]);
+            chars += c;
+            utf16 += u;
+            at = next;
+            points.push((u32::try_from(at).unwrap_or(u32::MAX), chars, utf16));
+            next = at + CHECKPOINT_STRIDE;
+        }
+    }
+    points
+}
+
+/// Whether counting columns may restart at `i`: no valid UTF-8 sequence can run across it
+/// (the byte is not a continuation byte, or none of the three bytes before it can lead one).
+fn is_boundary(text: &[u8], i: usize) -> bool {
+    let continuation = |b: u8| (0x80..0xC0).contains(&b);
+    if !continuation(text[i]) {
+        return true;
+    }
+    text[i.saturating_sub(3)..i].iter().all(|&b| b < 0xC0)
 }
 
 /// Counts Unicode scalar values and UTF-16 code units in `bytes`; each byte of an invalid
@@ -202,6 +277,53 @@ mod tests {
         assert_eq!(lc.column_utf16, 9);
         assert_eq!(index.line_col(text, 0).line, 1);
         assert_eq!(index.line_col(text, 4).line, 2);
+    }
+
+    /// Checkpoints on long lines give the same columns as counting from the line start, for
+    /// ASCII, CJK, GBK, emoji and bytes that are no encoding at all.
+    #[test]
+    fn long_line_checkpoints_count_like_a_scan() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut random = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let pieces: [&[u8]; 7] = [
+            b"a",
+            "中".as_bytes(),
+            b"\xc8\xd5",
+            "😀".as_bytes(),
+            b"\x80\x80\x80\x80",
+            b"\xe4\xb8",
+            b"\n",
+        ];
+        for _ in 0..20 {
+            let mut text = Vec::new();
+            while text.len() < 3 * CHECKPOINT_STRIDE {
+                let n = (random() % 700) as usize;
+                let piece = pieces[(random() % 7) as usize];
+                for _ in 0..n.min(if piece == b"\n" { 1 } else { n }) {
+                    text.extend_from_slice(piece);
+                }
+            }
+            let index = LineIndex::new(&text);
+            let plain = LineIndex {
+                starts: index.starts.clone(),
+                checkpoints: Vec::new(),
+            };
+            for offset in (0..=text.len()).step_by(7) {
+                let offset = offset as u32;
+                assert_eq!(
+                    index.line_col(&text, offset),
+                    plain.line_col(&text, offset),
+                    "offset {offset}"
+                );
+            }
+        }
+        let long = vec![b'x'; 10 * CHECKPOINT_STRIDE];
+        assert!(!LineIndex::new(&long).checkpoints.is_empty());
     }
 
     #[test]

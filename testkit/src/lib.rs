@@ -81,6 +81,35 @@ pub fn tarscpp_hello(test: &str) -> Option<PathBuf> {
     None
 }
 
+/// The environment variable naming the upstream `tcconf` binary (upstream `TC_Config`
+/// compiled unchanged; `../shared/bench/README.md`).
+pub const TCCONF_ENV: &str = "TARSDOCK_TCCONF";
+
+/// The upstream `tcconf` oracle, or `None` (after printing a skip notice) when it is absent.
+///
+/// # Panics
+/// When it is absent and `CI=true`: differential tests must not be skipped silently in CI.
+#[must_use]
+pub fn upstream_tcconf(test: &str) -> Option<PathBuf> {
+    let path = std::env::var_os(TCCONF_ENV).map_or_else(
+        || workspace_root().join("../shared/bench/upstream/tcconf"),
+        PathBuf::from,
+    );
+    if path.is_file() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{test}: upstream tcconf not found at {} (set {TCCONF_ENV}); required under CI=true",
+        path.display()
+    );
+    eprintln!(
+        "SKIPPED {test}: upstream tcconf not found at {} (set {TCCONF_ENV})",
+        path.display()
+    );
+    None
+}
+
 /// Reads a file that a test needs, with the path in the panic message.
 ///
 /// # Panics

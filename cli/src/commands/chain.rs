@@ -140,7 +140,7 @@ impl IndexFile {
 /// Reads a TOML index and every template it names.
 pub(crate) fn load_index(path: &Path, sources: &mut Sources) -> anyhow::Result<LoadedSet> {
     read_index(path)?.load(sources, |entry| {
-        std::fs::read(&entry.file).with_context(|| {
+        super::input::read(&entry.file).with_context(|| {
             format!(
                 "cannot read template `{}` from {}",
                 entry.name,

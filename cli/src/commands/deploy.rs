@@ -219,10 +219,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
             .iter()
             .any(|d| d.severity == Severity::Error);
     if template_failed {
-        let report = Report {
-            sources: resolved.sources,
-            diagnostics: resolved.resolution.diagnostics.clone(),
-        };
+        let report = Report::with(resolved.sources, resolved.resolution.diagnostics.clone());
         return Err(template_failure(args, &report, "the template has errors"));
     }
 

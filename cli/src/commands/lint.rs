@@ -248,6 +248,7 @@ fn collect(
             d.relocate(id);
             report.diagnostics.push(d);
         }
+        report.omitted_by_parse(id, parse.omitted);
         if let Some((loaded, template)) = member {
             let resolution = lowering::resolve::resolve(&loaded.set, &template.name, None);
             for d in lowering::lint::check_chain(&resolution, &settings.options) {
@@ -335,7 +336,7 @@ fn fix(
                 .diff
                 .push_str(&unified_diff(&name, &text, &result.text));
         } else if !target.is_stdin() {
-            super::fmt::write_atomically(&target.path, &result.text)?;
+            super::fmt::write_atomically(&target.path, &text, &result.text)?;
         }
         target.text = Some(result.text);
     }
@@ -372,7 +373,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
     let reported: HashSet<PathBuf> = unreadable.iter().map(|u| u.path.clone()).collect();
     targets.retain(|t| !reported.contains(&t.path));
     let Outcome {
-        report,
+        mut report,
         fails,
         n_files,
     } = collect(args, &mut resolver, &mut targets, &mut unreadable)?;
@@ -382,6 +383,8 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
     } else if args.statistics {
         statistics(&report, args.format == Format::Json)
     } else {
+        // At most 10,000 findings per file are shown (README "Limits"); the rest are counted.
+        report.cap();
         let to_terminal = args.output_file.is_none() && std::io::stdout().is_terminal();
         render_report(
             &report,

@@ -1,4 +1,10 @@
 //! `tarsdock normalize FILE`: upstream `tostr()` of a template on stdout.
+//!
+//! When upstream refuses the template, tarsdock's findings go to stderr and the last line is
+//! upstream's own message, exactly as upstream's `what()` has it (as `tcconf norm` prints it:
+//! its bytes as they are, GBK included), with control characters escaped as in every other
+//! human-facing message, so that a script can compare the two. Where upstream has no message
+//! (it crashes, or a tarsdock bound is reached) the line is tarsdock's, starting `tarsdock:`.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -14,7 +20,6 @@ pub(crate) struct Args {
     pub(crate) file: PathBuf,
 }
 
-#[allow(clippy::print_stderr)]
 pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
     let text = super::input::read(&args.file)?;
     let mut report = Report::new();
@@ -23,18 +28,16 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
         .add(super::input::display_name(&args.file, None), text.clone());
     let parse = parser::parse(text);
     // Upstream refuses the text, or cannot serialise it: show why, write nothing.
-    let refused = parse.upstream_error.is_some();
-    let output = if refused {
-        None
-    } else {
-        parse.config.to_text().ok()
+    let refusal = match &parse.upstream_error {
+        Some(e) => Err(e.bytes.clone()),
+        None => parse.config.to_text().map_err(|e| e.bytes()),
     };
-    match output {
-        Some(bytes) => {
+    match refusal {
+        Ok(bytes) => {
             std::io::stdout().lock().write_all(&bytes)?;
             Ok(Status::Success)
         }
-        None => {
+        Err(message) => {
             report.diagnostics = parse
                 .diagnostics
                 .into_iter()
@@ -44,8 +47,11 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
                     d
                 })
                 .collect();
-            eprint!("{}", render::human::render(&report, false, 100));
-            eprintln!("error: upstream cannot serialise this template");
+            report.omitted_by_parse(id, parse.omitted);
+            let mut stderr = std::io::stderr().lock();
+            stderr.write_all(render::human::render(&report, false, 100).as_bytes())?;
+            stderr.write_all(&parser::terminal::escape_controls_bytes(&message))?;
+            stderr.write_all(b"\n")?;
             Ok(Status::Findings)
         }
     }

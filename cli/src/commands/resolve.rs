@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use lowering::resolve::{Profile, Resolution, resolve};
 use parser::{Diagnostic, Parse, Severity, SourceId, Sources};
-use serde_json::json;
+use serde::Serialize;
 
 use super::chain::{self, LoadedSet};
 use crate::exit::Status;
@@ -122,32 +122,42 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
         resolution,
         template,
     } = load(args)?;
-    let report = Report {
-        sources,
-        diagnostics: resolution.diagnostics.clone(),
-    };
+    let mut report = Report::with(sources, resolution.diagnostics.clone());
     let failed = resolution.failed
         || report
             .diagnostics
             .iter()
             .any(|d| d.severity == Severity::Error);
+    report.cap();
     let mut stdout = std::io::stdout().lock();
     if args.json {
-        let doc = json!({
-            "version": render::json::VERSION,
-            "template": template,
-            "failed": resolution.failed,
-            "log": resolution.log,
-            "members": resolution.members.iter().map(|m| json!({
-                "name": m.name,
-                "file": report.sources.get(m.source).map(|f| f.name.clone()),
-                "profile": m.profile,
-            })).collect::<Vec<_>>(),
-            "text": String::from_utf8_lossy(&resolution.text),
-            "provenance": provenance_json(&resolution, &report.sources),
-            "diagnostics": render::json::diagnostics_value(&report),
-        });
-        writeln!(stdout, "{}", serde_json::to_string_pretty(&doc)?)?;
+        // Serialised as it is written, not built as a `serde_json::Value` first: the
+        // provenance of a large template is hundreds of thousands of entries.
+        let doc = JsonDoc {
+            diagnostics: render::json::diagnostics_value(&report),
+            failed: resolution.failed,
+            log: &resolution.log,
+            members: resolution
+                .members
+                .iter()
+                .map(|m| JsonMember {
+                    file: report.sources.get(m.source).map(|f| f.name.as_str()),
+                    name: &m.name,
+                    profile: m.profile,
+                })
+                .collect(),
+            provenance: ProvenanceJson {
+                resolution: &resolution,
+                sources: &report.sources,
+            },
+            template: &template,
+            text: String::from_utf8_lossy(&resolution.text),
+            version: render::json::VERSION,
+        };
+        let mut out = std::io::BufWriter::new(&mut stdout);
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+        out.flush()?;
     } else {
         if !report.diagnostics.is_empty() {
             eprint!("{}", render::human::render(&report, false, 100));
@@ -201,22 +211,70 @@ fn explain(resolution: &Resolution, sources: &Sources) -> String {
     out
 }
 
-fn provenance_json(resolution: &Resolution, sources: &Sources) -> serde_json::Value {
-    let def = |d: &lowering::resolve::Definition| {
-        let (file, line) = at(sources, d.source, d.line);
-        json!({"file": file, "line": line, "value": d.value})
-    };
-    resolution
-        .provenance
-        .iter()
-        .map(|k| {
-            json!({
-                "domain": k.domain,
-                "key": k.key,
-                "value": k.defined.value,
-                "defined": def(&k.defined),
-                "overridden": k.overridden.iter().map(def).collect::<Vec<_>>(),
-            })
-        })
-        .collect()
+/// `resolve --json`, fields in the order they have always been written (alphabetical).
+#[derive(Serialize)]
+struct JsonDoc<'a> {
+    diagnostics: serde_json::Value,
+    failed: bool,
+    log: &'a str,
+    members: Vec<JsonMember<'a>>,
+    provenance: ProvenanceJson<'a>,
+    template: &'a str,
+    text: std::borrow::Cow<'a, str>,
+    version: u32,
+}
+
+#[derive(Serialize)]
+struct JsonMember<'a> {
+    file: Option<&'a str>,
+    name: &'a str,
+    profile: bool,
+}
+
+/// Every key's provenance, serialised one entry at a time.
+struct ProvenanceJson<'a> {
+    resolution: &'a Resolution,
+    sources: &'a Sources,
+}
+
+#[derive(Serialize)]
+struct JsonKey<'a> {
+    defined: JsonDefinition<'a>,
+    domain: &'a [String],
+    key: &'a str,
+    overridden: Vec<JsonDefinition<'a>>,
+    value: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonDefinition<'a> {
+    file: &'a str,
+    line: u32,
+    value: &'a str,
+}
+
+fn json_definition<'a>(
+    sources: &'a Sources,
+    d: &'a lowering::resolve::Definition,
+) -> JsonDefinition<'a> {
+    let file = sources.get(d.source);
+    JsonDefinition {
+        file: file.map_or("", |f| f.name.as_str()),
+        line: file.map_or(0, |f| f.line_col(d.line.start).line),
+        value: &d.value,
+    }
+}
+
+impl<'a> Serialize for ProvenanceJson<'a> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let sources = self.sources;
+        let def = |d: &'a lowering::resolve::Definition| json_definition(sources, d);
+        serializer.collect_seq(self.resolution.provenance.iter().map(|k| JsonKey {
+            defined: def(&k.defined),
+            domain: &k.domain,
+            key: &k.key,
+            overridden: k.overridden.iter().map(def).collect(),
+            value: &k.defined.value,
+        }))
+    }
 }

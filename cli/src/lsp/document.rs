@@ -44,7 +44,7 @@ impl Document {
         if self.parse.has_errors() {
             return None;
         }
-        let formatted = String::from_utf8(parser::fmt::format(&self.parse)).ok()?;
+        let formatted = String::from_utf8(parser::fmt::format(&self.parse).ok()?).ok()?;
         if formatted == self.text {
             return Some(Vec::new());
         }

@@ -13,13 +13,22 @@ use parser::{Diagnostic, Sources};
 
 use super::Report;
 
-/// One line per finding.
+/// One line per finding, then one per file whose findings passed the bound (README
+/// "Limits").
 pub(crate) fn render(report: &Report) -> String {
-    report
+    let mut out: String = report
         .diagnostics
         .iter()
         .map(|d| line(d, &report.sources))
-        .collect()
+        .collect();
+    for (source, count) in &report.omitted {
+        let name = report
+            .sources
+            .get(*source)
+            .map_or_else(|| "<unknown>".into(), |f| escape_controls(&f.name));
+        let _ = writeln!(out, "{name}: {count} more findings not shown");
+    }
+    out
 }
 
 /// The line of one finding, with its newline.

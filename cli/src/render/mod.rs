@@ -7,12 +7,20 @@ pub(crate) mod human;
 pub(crate) mod json;
 pub(crate) mod sarif;
 
-use parser::{Diagnostic, Severity, Sources};
+use std::collections::BTreeMap;
+
+use parser::{Diagnostic, Severity, SourceId, Sources};
+
+/// Most findings shown per file, in every format (README "Limits"): past it a report is no
+/// longer read by anyone, and rendering it costs time and memory.
+pub(crate) const MAX_FINDINGS_SHOWN: usize = parser::limits::MAX_FINDINGS;
 
 /// The diagnostics of one run with the sources they point into.
 pub(crate) struct Report {
     pub(crate) sources: Sources,
     pub(crate) diagnostics: Vec<Diagnostic>,
+    /// Findings not shown, per file: past the parser's bound or [`MAX_FINDINGS_SHOWN`].
+    pub(crate) omitted: BTreeMap<SourceId, usize>,
 }
 
 impl Report {
@@ -20,7 +28,41 @@ impl Report {
         Self {
             sources: Sources::new(),
             diagnostics: Vec::new(),
+            omitted: BTreeMap::new(),
         }
+    }
+
+    /// A report of `diagnostics` over `sources`, nothing omitted yet.
+    pub(crate) fn with(sources: Sources, diagnostics: Vec<Diagnostic>) -> Self {
+        Self {
+            sources,
+            diagnostics,
+            omitted: BTreeMap::new(),
+        }
+    }
+
+    /// Counts `count` findings of `source` that its parse did not record.
+    pub(crate) fn omitted_by_parse(&mut self, source: SourceId, count: usize) {
+        if count > 0 {
+            *self.omitted.entry(source).or_default() += count;
+        }
+    }
+
+    /// Keeps the first [`MAX_FINDINGS_SHOWN`] findings of each file (in their order) and
+    /// counts the rest as omitted.
+    pub(crate) fn cap(&mut self) {
+        let mut per_file: BTreeMap<SourceId, usize> = BTreeMap::new();
+        let omitted = &mut self.omitted;
+        self.diagnostics.retain(|d| {
+            let shown = per_file.entry(d.source).or_default();
+            if *shown < MAX_FINDINGS_SHOWN {
+                *shown += 1;
+                true
+            } else {
+                *omitted.entry(d.source).or_default() += 1;
+                false
+            }
+        });
     }
 
     pub(crate) fn count(&self, severity: Severity) -> usize {
@@ -54,8 +96,14 @@ impl Report {
         if self.diagnostics.is_empty() {
             return format!("no findings in {files}");
         }
+        let omitted: usize = self.omitted.values().sum();
+        let not_shown = if omitted == 0 {
+            String::new()
+        } else {
+            format!(" ({omitted} more not shown)")
+        };
         format!(
-            "found {}, {}, {} in {files}",
+            "found {}, {}, {} in {files}{not_shown}",
             plural(self.count(Severity::Error), "error"),
             plural(self.count(Severity::Warning), "warning"),
             plural(self.count(Severity::Info), "info"),
@@ -66,7 +114,7 @@ impl Report {
 /// Output format of diagnostics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Format {
-    /// miette's graphical report (coloured on a terminal, plain otherwise).
+    /// rustc-style report with the lines around each finding (coloured on a terminal).
     Human,
     /// One line per finding: `file:line:col: severity[code] message`.
     Concise,
