@@ -111,6 +111,7 @@ fn main() {
         host_path: None,
         policy: Policy::default(),
         limits: runtime::package::Limits::default(),
+        restart_policy: None,
     };
     let deployment = prepare(&input).unwrap();
     let mut request = deployment.request.unwrap();
