@@ -46,7 +46,7 @@ enum Command {
     Rules(commands::rules::Args),
     /// Launch a service container from a launch request (idempotent, serialised per service).
     Launch(Box<commands::launch::Args>),
-    /// Stop a service container, running its stop script first; keeps it unless `--rm`.
+    /// Stop a service: `AdminF::shutdown` first, then the engine's stop; keeps it unless `--rm`.
     Stop(commands::stop::Args),
     /// Restart a service container.
     Restart(commands::restart::Args),
@@ -56,6 +56,8 @@ enum Command {
     Logs(commands::logs::Args),
     /// Stop and remove a service container.
     Rm(commands::rm::Args),
+    /// Send an admin command to a running Tars service (`AdminF::notify`) and print its answer.
+    Notify(commands::notify::Args),
     /// Pull images (registry credentials from stdin, a file or the environment).
     Image(commands::image::Args),
     /// Lay a service out from its tgz package as tarsnode does and run it in a container.
@@ -88,6 +90,7 @@ fn main() -> ExitCode {
         Command::Status(args) => commands::status::run(&args),
         Command::Logs(args) => commands::logs::run(&args),
         Command::Rm(args) => commands::rm::run(&args),
+        Command::Notify(args) => commands::notify::run(&args),
         Command::Image(args) => commands::image::run(&args),
         Command::Deploy(args) => commands::deploy::run(&args),
         Command::Serve(args) => commands::serve::run(&args),

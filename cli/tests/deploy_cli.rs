@@ -82,14 +82,15 @@ impl Node {
 
     /// A Tars-style package `<Server>/<Server>` + `<Server>/VERSION`, made with `tar`.
     fn package(&self, version: &str) -> PathBuf {
+        self.package_of(&testkit::docker::hello_service_binary(), version)
+    }
+
+    /// The same, with `binary` as the server's executable.
+    fn package_of(&self, binary: &Path, version: &str) -> PathBuf {
         let staging = self.path(&format!("pkg-{version}"));
         let inner = staging.join(&self.server);
         std::fs::create_dir_all(&inner).unwrap();
-        std::fs::copy(
-            testkit::docker::hello_service_binary(),
-            inner.join(&self.server),
-        )
-        .unwrap();
+        std::fs::copy(binary, inner.join(&self.server)).unwrap();
         std::fs::write(inner.join("VERSION"), format!("{version}\n")).unwrap();
         let tgz = self.path(&format!("{}-{version}.tgz", self.server));
         let status = Command::new("tar")
@@ -592,5 +593,60 @@ fn a_real_tars_server_gets_the_engines_sigterm() {
         String::from_utf8_lossy(&exit.stdout).trim(),
         "255",
         "not the server's own exit (137 is SIGKILL after the timeout)"
+    );
+}
+
+/// `deploy` checks a compiled server against the image before creating its container (the
+/// binary preflight: a dynamically linked executable on the busybox image is refused, exit
+/// 15, naming the missing loader and library), and plans the keepalive it is asked for
+/// (`--restart`: the engine's restart policy, shown by the engine).
+#[test]
+fn deploy_runs_the_binary_preflight_and_plans_keepalive() {
+    if !engine_available("deploy_runs_the_binary_preflight_and_plans_keepalive") {
+        return;
+    }
+    let node = Node::new("deploy-preflight", base_image());
+    let _remove = RemoveApp(node.app.clone());
+
+    // This test binary is linked against the host's glibc; busybox has no loader for it.
+    let dynamic = node.package_of(&std::env::current_exe().unwrap(), "dyn");
+    let refused = node.deploy(&dynamic, &[]);
+    assert_eq!(
+        code(&refused),
+        15,
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let error = json_out(&refused);
+    assert_eq!(error["error"]["kind"], "incompatible", "{error}");
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(message.contains("ld-linux-x86-64.so.2"), "{message}");
+    assert!(message.contains("libc.so.6"), "{message}");
+    let created = docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("name=^{}$", node.service()),
+    ]);
+    assert_eq!(String::from_utf8_lossy(&created.stdout).trim(), "");
+
+    // The static server passes, with the keepalive it asked for.
+    let package = node.package("1.0");
+    let deployed = node.deploy(&package, &["--restart", "on-failure:3"]);
+    assert_eq!(
+        code(&deployed),
+        0,
+        "{}",
+        String::from_utf8_lossy(&deployed.stderr)
+    );
+    let policy = docker(&[
+        "inspect",
+        "-f",
+        "{{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}",
+        &node.service(),
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&policy.stdout).trim(),
+        "on-failure:3"
     );
 }

@@ -143,11 +143,32 @@ fn parse_fixtures() {
 }
 
 /// Codes whose trigger cannot be a fixture, with the reason and where it is tested instead.
-const NO_TRIGGER_FIXTURE: &[(&str, &str)] = &[(
-    "file-too-large",
-    "needs an input over 4 MiB; parser unit test `depth_line_and_size_bounds_are_coded_findings` \
-     injects the limit, and `limits::an_input_over_4_mib_is_a_coded_refusal` runs the binary",
-)];
+const NO_TRIGGER_FIXTURE: &[(&str, &str)] = &[
+    (
+        "file-too-large",
+        "needs an input over 4 MiB; parser unit test `depth_line_and_size_bounds_are_coded_findings` \
+         injects the limit, and `limits::an_input_over_4_mib_is_a_coded_refusal` runs the binary",
+    ),
+    // The binary preflight (TARS-B) checks an executable against an image, not a template:
+    // triggered and not triggered by the unit tests in runtime/src/preflight.rs and the engine
+    // tests in cli/tests/preflight.rs (which snapshot the rendering).
+    (
+        "missing-loader",
+        "executable vs image: cli/tests/preflight.rs",
+    ),
+    (
+        "missing-library",
+        "executable vs image: runtime/src/preflight.rs tests",
+    ),
+    (
+        "missing-symbol-version",
+        "executable vs image: runtime/src/preflight.rs tests",
+    ),
+    (
+        "foreign-architecture",
+        "executable vs image: runtime/src/preflight.rs tests",
+    ),
+];
 
 /// Every code: documented with the fixed headings, and a fixture folder holding a fixture
 /// that triggers it and one that does not.

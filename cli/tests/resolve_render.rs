@@ -86,7 +86,14 @@ fn resolve_with_index_and_profile_then_render_matches_upstream() {
     let merged = dir.path().join("merged.conf");
     std::fs::write(&merged, &out.stdout).unwrap();
     let inputs = s(&example.join("inputs.json"));
-    let out = tarsdock(&["render", &s(&merged), "--node-inputs", &inputs]);
+    let out = tarsdock(&[
+        "render",
+        &s(&merged),
+        "--node-inputs",
+        &inputs,
+        "--endpoints",
+        "tarsnode",
+    ]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -97,6 +104,22 @@ fn resolve_with_index_and_profile_then_render_matches_upstream() {
         out.stdout,
         testkit::read(&example.join("node-generated-config.conf"))
     );
+
+    // By default (the Linux host network) no adapter listens wider than configured, and the
+    // admin servant stays on loopback; everything else is tarsnode's output.
+    let out = tarsdock(&["render", &s(&merged), "--node-inputs", &inputs]);
+    assert_eq!(out.status.code(), Some(0));
+    let golden = String::from_utf8(testkit::read(&example.join("node-generated-config.conf")))
+        .unwrap()
+        .replace(
+            "endpoint=tcp -h 0.0.0.0 -p 1000",
+            "endpoint=tcp -h 192.168.1.10 -p 1000",
+        )
+        .replace(
+            "local=tcp -h 0.0.0.0 -p 30001",
+            "local=tcp -h 127.0.0.1 -p 30001",
+        );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), golden);
 
     // JSON: members in precedence order and provenance of the profile's key.
     let out = tarsdock(&[

@@ -11,7 +11,8 @@
 //! - `stop --stop-script` really runs the script;
 //! - `stop --admin-endpoint` ends the real upstream `HelloServer`
 //!   (`../shared/third-party/tarscpp-hello`, laid out by `tarsdock deploy --mode native`) by
-//!   `AdminF::shutdown`, before the node's fallback `stop t=3`;
+//!   `AdminF::shutdown`, before the node's fallback `stop t=3`; and without the node's own
+//!   AdminF call, the front's stop (the runtime's) sends it;
 //! - a template with a refused mount makes `start` fail with tarsdock's diagnostic in the
 //!   node's output;
 //! - `docker -H unix://<front>` `run`, `ps`, `logs -f` and `exec -i` pass through;
@@ -577,36 +578,43 @@ fn admin_endpoint_stop_ends_the_real_hello_server_gracefully() {
     )
     .unwrap();
 
-    let (code, out) = front.tarsnode(
-        &[
-            "start",
-            &service,
-            "--image",
-            &base_image(),
-            "--exe-path",
-            &format!("{}/", exe_path.display()),
-            "--server-dir",
-            &format!("{}/", server_dir.display()),
-            "--log-path",
-            &format!("{}/", log_path.display()),
-        ],
-        &[],
+    let image = base_image();
+    let (exe_arg, dir_arg, log_arg) = (
+        format!("{}/", exe_path.display()),
+        format!("{}/", server_dir.display()),
+        format!("{}/", log_path.display()),
     );
+    let start = [
+        "start",
+        service.as_str(),
+        "--image",
+        image.as_str(),
+        "--exe-path",
+        exe_arg.as_str(),
+        "--server-dir",
+        dir_arg.as_str(),
+        "--log-path",
+        log_arg.as_str(),
+    ];
+    let (code, out) = front.tarsnode(&start, &[]);
     assert_eq!(code, Some(0), "{out}\n{}", front.log());
     // The real server answers a Tars call.
     let obj = format!("{service}.HelloObj@tcp -h 127.0.0.1 -p {port} -t 5000");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let answer = Command::new(hello.join("hello_client"))
-            .args([obj.as_str(), "front"])
-            .output()
-            .unwrap();
-        if answer.status.success() {
-            break;
+    let wait_answering = || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let answer = Command::new(hello.join("hello_client"))
+                .args([obj.as_str(), "front"])
+                .output()
+                .unwrap();
+            if answer.status.success() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "HelloServer never answered");
+            std::thread::sleep(Duration::from_millis(200));
         }
-        assert!(Instant::now() < deadline, "HelloServer never answered");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    };
+    wait_answering();
 
     let endpoint = format!("tcp -h 127.0.0.1 -p {local_port} -t 5000");
     let (code, out) = front.tarsnode(
@@ -631,6 +639,23 @@ fn admin_endpoint_stop_ends_the_real_hello_server_gracefully() {
     assert_eq!(state["Status"], "exited");
     // HelloServer's clean exit status (upstream's main returns -1), not SIGKILL's 137.
     assert_eq!(state["ExitCode"], 255, "{state}");
+
+    // The node's stop without its own AdminF call (`bUseAdmin=false`) goes to the front's
+    // stop, which is tarsdock's: AdminF::shutdown first. Upstream's script keeps `sh` as PID 1,
+    // which defers SIGTERM, so an engine stop alone would end in SIGKILL (137).
+    let (code, out) = front.tarsnode(&start, &[]);
+    assert_eq!(code, Some(0), "{out}");
+    wait_answering();
+    let (code, out) = front.tarsnode(&["stop", &service, "--no-admin"], &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("call stop ") && l.ends_with("-> ok")),
+        "{out}"
+    );
+    let state = &inspect(&service)["State"];
+    assert_eq!(state["ExitCode"], 255, "{state}\n{}", front.log());
+    assert!(front.log().contains("AdminShutdown"), "{}", front.log());
 }
 
 #[test]

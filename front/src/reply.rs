@@ -139,6 +139,8 @@ pub(crate) fn runtime_status(error: &RuntimeError) -> StatusCode {
         ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
         ErrorKind::EngineRefused | ErrorKind::PortInUse => StatusCode::INTERNAL_SERVER_ERROR,
         ErrorKind::PolicyRefused => StatusCode::FORBIDDEN,
+        ErrorKind::Unresponsive => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Incompatible => StatusCode::BAD_REQUEST,
     }
 }
 

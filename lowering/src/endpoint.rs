@@ -127,6 +127,38 @@ pub fn rewrite_loopback(text: &str, host: &str) -> Option<String> {
     (rewritten != text).then_some(rewritten)
 }
 
+/// Where tarsdock (or any process on the host) reaches a service's admin servant `AdminObj`,
+/// given its `local` endpoint as configured, or `None` when it cannot be reached by address.
+///
+/// tarsnode connects to `local` with the host forced to `127.0.0.1` in container mode (it
+/// writes `0.0.0.0` there); tarsdock does the same where that is where the server listens:
+/// - an unspecified host (`0.0.0.0`, `::`, `*`), `localhost` or any loopback address →
+///   `127.0.0.1` (`::1` for `::`): on the host network that is the server's own socket, on a
+///   bridge it is the host-loopback port the plan publishes `local` on;
+/// - another IP address on the host network → that address (the server binds only there);
+///   on a bridge → `127.0.0.1`, where the plan publishes it;
+/// - a host name, or a `udp` endpoint → `None`: the runtime resolves no names, and `AdminObj`
+///   speaks TCP. The stop then goes straight to the engine.
+#[must_use]
+pub fn admin_address(local: &Endpoint, target: crate::ir::Target) -> Option<(String, u16)> {
+    if local.transport == Transport::Udp {
+        return None;
+    }
+    let host = local.host.trim_matches(|c| c == '[' || c == ']');
+    let loopback = match host {
+        "*" | "localhost" => "127.0.0.1",
+        _ => match host.parse::<std::net::IpAddr>().ok()? {
+            std::net::IpAddr::V6(ip) if ip.is_unspecified() || ip.is_loopback() => "::1",
+            ip if ip.is_unspecified() || ip.is_loopback() => "127.0.0.1",
+            ip => match target {
+                crate::ir::Target::Linux => return Some((ip.to_string(), local.port)),
+                crate::ir::Target::Mac => "127.0.0.1",
+            },
+        },
+    };
+    Some((loopback.to_owned(), local.port))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +194,29 @@ mod tests {
             Endpoint::parse("tcp -h a -p 0"),
             Err(EndpointError::BadPort("0".into()))
         );
+    }
+
+    #[test]
+    fn admin_address_is_where_the_host_reaches_adminobj() {
+        use crate::ir::Target::{Linux, Mac};
+        let at = |text: &str, target| admin_address(&Endpoint::parse(text).unwrap(), target);
+        let local = |host: &str| Some((host.to_owned(), 30001));
+        // tarsnode's container-mode `local`, and a native one: loopback either way.
+        assert_eq!(
+            at("tcp -h 0.0.0.0 -p 30001 -t 10000", Linux),
+            local("127.0.0.1")
+        );
+        assert_eq!(at("tcp -h 0.0.0.0 -p 30001", Mac), local("127.0.0.1"));
+        assert_eq!(at("tcp -h 127.0.0.1 -p 30001", Linux), local("127.0.0.1"));
+        assert_eq!(at("tcp -h localhost -p 30001", Linux), local("127.0.0.1"));
+        assert_eq!(at("tcp -h :: -p 30001", Linux), local("::1"));
+        // A specific address: the server binds only there on the host network; a bridge
+        // publishes `local` on host loopback.
+        assert_eq!(at("tcp -h 10.0.0.5 -p 30001", Linux), local("10.0.0.5"));
+        assert_eq!(at("tcp -h 10.0.0.5 -p 30001", Mac), local("127.0.0.1"));
+        // No names, no UDP.
+        assert_eq!(at("tcp -h node-1 -p 30001", Linux), None);
+        assert_eq!(at("udp -h 127.0.0.1 -p 30001", Linux), None);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::ir::{ContainerPlan, IpcMode, PortRange, Proto, RestartPolicy, Target}
 
 /// Bumped when the hashed fields change, so that old and new hashes never compare equal by
 /// accident.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 #[derive(Serialize)]
 struct HashInput<'a> {
@@ -29,6 +29,7 @@ struct HashInput<'a> {
     app: &'a str,
     server: &'a str,
     node: Option<&'a str>,
+    admin_endpoint: Option<&'a str>,
     privileged: bool,
     stop_timeout: u32,
     restart_policy: Option<RestartPolicy>,
@@ -61,6 +62,7 @@ pub fn plan_hash(plan: &ContainerPlan) -> String {
         app: &plan.labels.app,
         server: &plan.labels.server,
         node: plan.labels.node.as_deref(),
+        admin_endpoint: plan.labels.admin_endpoint.as_deref(),
         privileged: plan.privileged,
         stop_timeout: plan.stop_timeout,
         restart_policy: plan.restart_policy,

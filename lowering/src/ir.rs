@@ -22,6 +22,10 @@ pub const LABEL_SERVER: &str = "tarsdock.server";
 pub const LABEL_NODE: &str = "tarsdock.node";
 /// Label key: [`crate::hash::plan_hash`] of everything that defines the container.
 pub const LABEL_PLAN_HASH: &str = "tarsdock.plan-hash";
+/// Label key: where the host reaches the service's admin servant (`AdminObj`): its `local`
+/// endpoint as tarsdock connects to it (see [`crate::endpoint::admin_address`]), written
+/// `tcp -h HOST -p PORT`. The runtime's graceful stop, `notify` and `status --probe` read it.
+pub const LABEL_ADMIN_ENDPOINT: &str = "tarsdock.admin-endpoint";
 /// The value of [`LABEL_MANAGED_BY`].
 pub const MANAGED_BY: &str = "tarsdock";
 
@@ -316,6 +320,9 @@ pub struct Labels {
     pub node: Option<String>,
     /// `sha256:<hex>` of the plan (see [`crate::hash`]).
     pub plan_hash: String,
+    /// [`LABEL_ADMIN_ENDPOINT`]: the admin endpoint as reached from the host, when the service
+    /// has a usable `local` endpoint.
+    pub admin_endpoint: Option<String>,
 }
 
 impl Labels {
@@ -330,6 +337,9 @@ impl Labels {
             map.insert(LABEL_NODE.to_owned(), node.clone());
         }
         map.insert(LABEL_PLAN_HASH.to_owned(), self.plan_hash.clone());
+        if let Some(admin) = &self.admin_endpoint {
+            map.insert(LABEL_ADMIN_ENDPOINT.to_owned(), admin.clone());
+        }
         map
     }
 }

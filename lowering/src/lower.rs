@@ -249,6 +249,10 @@ pub fn lower(config: &Config, service: &Service, options: &PlanOptions) -> Lower
             server: service.server.clone(),
             node: service.node.clone(),
             plan_hash: String::new(),
+            admin_endpoint: service.local.as_ref().and_then(|(local, _)| {
+                crate::endpoint::admin_address(local, options.target)
+                    .map(|(host, port)| format!("tcp -h {host} -p {port}"))
+            }),
         },
         privileged: section.privileged && options.policy.allows(Allowance::Privileged),
         stop_timeout,

@@ -3,6 +3,15 @@
 //!
 //! The node facts that tarsnode knows at run time (its own endpoint, the adapters the registry
 //! gave, the macro values) come in as [`NodeInputs`], read from JSON.
+//!
+//! Where a container-mode service listens is an [`EndpointPolicy`]: tarsnode writes `0.0.0.0`
+//! for every adapter and for `local` ([`EndpointPolicy::Tarsnode`], what [`render`] does, byte
+//! for byte). On the Linux host network that opens every adapter — and the unauthenticated
+//! admin servant on `local` — on every interface of the host, wider than the operator
+//! configured; [`render_for`] with [`EndpointPolicy::HostNetwork`] keeps the configured hosts
+//! and puts `local` on loopback, and [`EndpointPolicy::Bridge`] listens on `0.0.0.0` inside the
+//! container's own network namespace, where only the published ports (adapters on their
+//! configured IP, `local` on host loopback) reach it.
 
 use std::collections::BTreeMap;
 
@@ -69,6 +78,66 @@ pub struct AdapterInput {
     pub threads: String,
 }
 
+/// Which host a container-mode service's endpoints are written with (see the module
+/// documentation). Native mode (`container_mode: false`) writes them as given under every
+/// policy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndpointPolicy {
+    /// tarsnode's exact output: every adapter host becomes `0.0.0.0`; `local` is written as
+    /// given (tarsnode gives `tcp -h 0.0.0.0 -p P -t 10000` in container mode).
+    #[default]
+    Tarsnode,
+    /// Linux host network: adapters keep their configured host, and an unspecified `local`
+    /// host (`0.0.0.0`, `::`) becomes loopback, where tarsnode and tarsdock reach `AdminObj`.
+    HostNetwork,
+    /// A bridge network (Docker Desktop): adapters and `local` listen on `0.0.0.0` inside the
+    /// container; the plan publishes each adapter on its configured IP and `local` on
+    /// `127.0.0.1` of the host.
+    Bridge,
+}
+
+impl EndpointPolicy {
+    /// The policy tarsdock uses on a target.
+    #[must_use]
+    pub const fn for_target(target: crate::ir::Target) -> Self {
+        match target {
+            crate::ir::Target::Linux => Self::HostNetwork,
+            crate::ir::Target::Mac => Self::Bridge,
+        }
+    }
+
+    /// The host an adapter configured on `configured` is written with.
+    fn adapter_host(self, container_mode: bool) -> Option<&'static str> {
+        match self {
+            _ if !container_mode => None,
+            Self::Tarsnode | Self::Bridge => Some("0.0.0.0"),
+            Self::HostNetwork => None,
+        }
+    }
+
+    /// The `local` endpoint as written, from the one given.
+    fn local(self, container_mode: bool, given: &str) -> Option<String> {
+        if !container_mode || self == Self::Tarsnode {
+            return None;
+        }
+        let parsed = Endpoint::parse(given).ok()?;
+        let unspecified = matches!(parsed.host.as_str(), "0.0.0.0" | "::" | "[::]" | "*");
+        let host = match self {
+            Self::HostNetwork if unspecified => {
+                if parsed.host.contains(':') {
+                    "::1"
+                } else {
+                    "127.0.0.1"
+                }
+            }
+            Self::Bridge if !unspecified => "0.0.0.0",
+            _ => return None,
+        };
+        canonical(given, Some(host)).ok()
+    }
+}
+
 /// An adapter's port as tarsnode publishes it in bridge mode.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AdapterPort {
@@ -131,6 +200,31 @@ impl NodeInputs {
 /// Unreadable endpoints, a macro or adapter value with `<`/`>`, a profile that cannot be
 /// serialised.
 pub fn render(profile: &Config, inputs: &NodeInputs) -> Result<Rendered, RenderError> {
+    render_for(profile, inputs, EndpointPolicy::Tarsnode)
+}
+
+/// Generates the service config as [`render`] does, with container-mode endpoints written
+/// under `policy`.
+///
+/// # Errors
+/// As [`render`].
+pub fn render_for(
+    profile: &Config,
+    inputs: &NodeInputs,
+    policy: EndpointPolicy,
+) -> Result<Rendered, RenderError> {
+    let mut inputs = std::borrow::Cow::Borrowed(inputs);
+    if let Some(given) = inputs.local.clone()
+        && let Some(local) = policy.local(inputs.container_mode, &given)
+    {
+        let owned = inputs.to_mut();
+        // The `${local}` macro is the same endpoint (tarsnode sets both from one value).
+        if owned.macros.get("local") == Some(&given) {
+            owned.macros.insert("local".to_owned(), local.clone());
+        }
+        owned.local = Some(local);
+    }
+    let inputs = inputs.as_ref();
     let mut node = Config::new();
     set_all(
         &mut node,
@@ -157,7 +251,7 @@ pub fn render(profile: &Config, inputs: &NodeInputs) -> Result<Rendered, RenderE
             reason,
         };
         let parsed = Endpoint::parse(configured).map_err(|e| fail(e.to_string()))?;
-        let host = inputs.container_mode.then_some("0.0.0.0");
+        let host = policy.adapter_host(inputs.container_mode);
         let written = canonical(configured, host).map_err(fail)?;
         let protocol = if adapter.protocol.is_empty() {
             "tars".to_owned()
@@ -284,6 +378,121 @@ mod tests {
         );
         assert_eq!(canonical("udp -h a -p 1", None).unwrap(), "udp -h a -p 1");
         assert!(canonical("tcp -h a", None).is_err());
+    }
+
+    fn inputs(container_mode: bool, adapter: &str, local: &str) -> NodeInputs {
+        NodeInputs {
+            container_mode,
+            node_key: "n".into(),
+            local: Some(local.to_owned()),
+            adapters: vec![AdapterInput {
+                name: "A.S.ObjAdapter".into(),
+                configured_endpoint: Some(adapter.to_owned()),
+                endpoint: None,
+                allow: String::new(),
+                maxconns: String::new(),
+                protocol: String::new(),
+                queuecap: String::new(),
+                queuetimeout: String::new(),
+                servant: "A.S.Obj".into(),
+                threads: String::new(),
+            }],
+            macros: [("local".to_owned(), local.to_owned())].into(),
+        }
+    }
+
+    fn written(policy: EndpointPolicy, container_mode: bool, local: &str) -> (String, String) {
+        let profile = parser::parse(
+            b"<tars>\n<application>\n<server>\nlocal=${local}\n</server>\n</application>\n</tars>\n"
+                .to_vec(),
+        )
+        .config;
+        let rendered = render_for(
+            &profile,
+            &inputs(container_mode, "tcp -h 10.0.0.5 -p 10001 -t 60000", local),
+            policy,
+        )
+        .unwrap();
+        let get = |path: &[u8]| {
+            String::from_utf8_lossy(rendered.config.get(path).unwrap().unwrap()).into_owned()
+        };
+        (
+            get(b"/tars/application/server/A.S.ObjAdapter<endpoint>"),
+            get(b"/tars/application/server<local>"),
+        )
+    }
+
+    #[test]
+    fn tarsnode_policy_opens_every_interface_as_upstream_does() {
+        assert_eq!(
+            written(
+                EndpointPolicy::Tarsnode,
+                true,
+                "tcp -h 0.0.0.0 -p 30001 -t 10000"
+            ),
+            (
+                "tcp -h 0.0.0.0 -p 10001 -t 60000".to_owned(),
+                "tcp -h 0.0.0.0 -p 30001 -t 10000".to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn host_network_keeps_configured_hosts_and_admin_on_loopback() {
+        assert_eq!(
+            written(
+                EndpointPolicy::HostNetwork,
+                true,
+                "tcp -h 0.0.0.0 -p 30001 -t 10000"
+            ),
+            (
+                "tcp -h 10.0.0.5 -p 10001 -t 60000".to_owned(),
+                "tcp -h 127.0.0.1 -p 30001 -t 10000".to_owned()
+            )
+        );
+        // A `local` the node already put on a specific host is kept.
+        assert_eq!(
+            written(
+                EndpointPolicy::HostNetwork,
+                true,
+                "tcp -h 127.0.0.1 -p 30001"
+            )
+            .1,
+            "tcp -h 127.0.0.1 -p 30001"
+        );
+    }
+
+    #[test]
+    fn bridge_listens_on_every_interface_of_its_own_namespace() {
+        assert_eq!(
+            written(
+                EndpointPolicy::Bridge,
+                true,
+                "tcp -h 127.0.0.1 -p 30001 -t 10000"
+            ),
+            (
+                "tcp -h 0.0.0.0 -p 10001 -t 60000".to_owned(),
+                "tcp -h 0.0.0.0 -p 30001 -t 10000".to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn native_mode_writes_endpoints_as_given_under_every_policy() {
+        for policy in [
+            EndpointPolicy::Tarsnode,
+            EndpointPolicy::HostNetwork,
+            EndpointPolicy::Bridge,
+        ] {
+            assert_eq!(
+                written(policy, false, "tcp -h 127.0.0.1 -p 30001 -t 10000"),
+                (
+                    "tcp -h 10.0.0.5 -p 10001 -t 60000".to_owned(),
+                    "tcp -h 127.0.0.1 -p 30001 -t 10000".to_owned()
+                ),
+                "{policy:?}"
+            );
+        }
     }
 
     #[test]

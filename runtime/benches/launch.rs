@@ -75,6 +75,7 @@ fn main() {
         body: body(name),
         mounts: vec![],
         ports: vec![],
+        executable: None,
     };
     let options = LaunchOptions::default();
     let mut rows: Vec<(String, Vec<Duration>)> = Vec::new();

@@ -159,6 +159,12 @@ pub fn differences(
     let want_host = object(want.get("HostConfig").cloned().unwrap_or(Value::Null));
     let mut have_host = object(serde_json::to_value(&inspect.host_config).unwrap_or(Value::Null));
     drop_implied_security_opts(&want_host, &mut have_host);
+    if crate::keepalive::lifted(body, inspect)
+        && let Some(policy) = want_host.get("RestartPolicy")
+    {
+        // A stop lifted the keepalive policy (see `keepalive`); the next start restores it.
+        have_host.insert("RestartPolicy".to_owned(), policy.clone());
+    }
 
     // Env: the request's variables, then the image's that the request does not set.
     let want_env = strings(want.get("Env"));
@@ -524,6 +530,7 @@ mod tests {
             plan_hash: "h".into(),
             mounts: vec![],
             ports: vec![],
+            executable: None,
         };
         assert_eq!(ownership_for(Some(&full), &request), Ownership::Ours);
         let mut other = request.clone();

@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 use lowering::ir::{ContainerPlan, Target};
 use lowering::lower::{PlanOptions, Policy};
 use lowering::plan::{ServiceOverrides, plan_generated_config};
-use lowering::render::{NodeInputs, RenderError, render};
+use lowering::render::{EndpointPolicy, NodeInputs, RenderError, render, render_for};
 use parser::terminal::escape_lossy;
 use parser::{Config, Diagnostic, Severity};
 use serde::Serialize;
@@ -83,6 +83,9 @@ pub struct DeployInput<'a> {
     pub policy: Policy,
     /// What the package may unpack to.
     pub limits: Limits,
+    /// Keepalive: the engine restart policy of the container (see [`crate::keepalive`]);
+    /// `None` under tarsnode, whose own keepalive restarts the service.
+    pub restart_policy: Option<lowering::ir::RestartPolicy>,
 }
 
 /// Why a deployment was refused; nothing has been written when one is returned, except for
@@ -257,7 +260,13 @@ pub fn prepare(input: &DeployInput<'_>) -> Result<Deployment, DeployError> {
             .entry("local".to_owned())
             .or_insert_with(|| local.clone());
     }
-    let rendered = render(input.profile, &inputs)?;
+    // The service's own config: adapters listen no wider than configured on the host network,
+    // `local` (the unauthenticated AdminObj) on loopback; a bridge listens on `0.0.0.0`.
+    let rendered = render_for(
+        input.profile,
+        &inputs,
+        EndpointPolicy::for_target(input.target),
+    )?;
     let mut config_text = rendered.text.clone();
     let mut config = rendered.config;
     let mut plan: Option<ContainerPlan> = None;
@@ -341,6 +350,11 @@ pub fn prepare(input: &DeployInput<'_>) -> Result<Deployment, DeployError> {
     // 6. What to launch and where it listens.
     let request = plan.as_ref().map(|plan| {
         let mut request = launch_request(plan, &input.node, None);
+        // A compiled server is checked against the image before its container is created
+        // (interpreters and scripts are not ELF, and pass).
+        if matches!(input.server_type, ServerType::Cpp | ServerType::Go) {
+            request.executable = Some(executable.program.clone());
+        }
         let labels = request.body.labels.get_or_insert_with(Default::default);
         labels.insert(LABEL_PACKAGE.to_owned(), package.digest.clone());
         let mut hasher = Sha256::new();
@@ -550,7 +564,7 @@ fn plan_config(
         host: crate::policy::host_view(&[]),
         entrypoint: None,
         working_dir: None,
-        restart_policy: None,
+        restart_policy: input.restart_policy,
     };
     let overrides = ServiceOverrides {
         app: Some(input.app.clone()),

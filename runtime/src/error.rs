@@ -27,6 +27,11 @@ pub enum ErrorKind {
     PortInUse,
     /// There is no container of that name (for commands that need one).
     NotFound,
+    /// The service's admin servant (`AdminObj`) cannot be asked: no admin endpoint, the
+    /// container is not running, or the server does not answer.
+    Unresponsive,
+    /// The service's executable cannot run on the image (binary preflight).
+    Incompatible,
     /// The mount and container policy refuses the create body.
     PolicyRefused,
 }
@@ -45,6 +50,8 @@ impl ErrorKind {
             Self::MountSourceMissing => "mount-source-missing",
             Self::PortInUse => "port-in-use",
             Self::NotFound => "not-found",
+            Self::Unresponsive => "unresponsive",
+            Self::Incompatible => "incompatible",
             Self::PolicyRefused => "policy-refused",
         }
     }
@@ -338,6 +345,20 @@ pub enum Error {
     #[error("there is no container named {name}")]
     NotFound { name: String },
 
+    /// The service's admin servant could not be asked (see [`crate::admin`]).
+    #[error("{name}: {message}")]
+    Admin { name: String, message: String },
+
+    /// The executable cannot run on the image: its loader, a library or a symbol version is
+    /// missing, or it is built for another machine. Nothing was created.
+    #[error("{name}: {} cannot run on image {} (nothing was created):\n{}", report.executable,
+        report.image,
+        report.findings.iter().map(|f| format!("  {f}")).collect::<Vec<_>>().join("\n"))]
+    Preflight {
+        name: String,
+        report: Box<crate::preflight::PreflightReport>,
+    },
+
     /// The mount and container policy refuses what the create body asks of the host
     /// (see [`crate::policy`]); nothing was created.
     #[error("the policy refuses container {name}, nothing was created: {}", refusals.join("; "))]
@@ -378,6 +399,8 @@ impl Error {
             Self::Timeout { .. } | Self::LockTimeout { .. } => ErrorKind::Timeout,
             Self::ForeignContainer { .. } | Self::Conflict { .. } => ErrorKind::Conflict,
             Self::NotFound { .. } => ErrorKind::NotFound,
+            Self::Admin { .. } => ErrorKind::Unresponsive,
+            Self::Preflight { .. } => ErrorKind::Incompatible,
             Self::PolicyRefused { .. } => ErrorKind::PolicyRefused,
         }
     }

@@ -7,6 +7,10 @@
 //!   create body, plan hash, the template origin of every mount and port), and the labels.
 //! - [`Runtime`]: launch (idempotent and serialised per service across processes: see
 //!   [`lock`]), stop (with the stop script really run), restart, remove, status, logs, pull.
+//! - [`admin`]: the service's admin servant over the Tars protocol: the graceful stop
+//!   (`AdminF::shutdown`) and admin commands (`AdminF::notify`).
+//! - [`keepalive`]: the restart policy that brings a crashed service back, lifted while a
+//!   stop runs so the graceful exit is not undone.
 //! - [`image`]: ensure and pull, with base64url registry auth and in-stream error handling.
 //! - [`policy`]: the mount and container policy at launch (host paths resolved, the create
 //!   body checked just before the container is created), on [`lowering::policy`]'s list.
@@ -22,6 +26,7 @@
 //! This crate does not lower templates (that is `lowering`), knows nothing of terminals or
 //! exit codes (that is `cli`), and never panics on an engine reply.
 
+pub mod admin;
 pub mod beneath;
 pub mod content;
 pub mod deploy;
@@ -30,12 +35,14 @@ pub mod engine;
 mod error;
 pub mod front_support;
 pub mod image;
+pub mod keepalive;
 pub mod lock;
 pub mod login;
 pub mod manifest;
 pub mod package;
 pub mod plan_request;
 pub mod policy;
+pub mod preflight;
 pub mod request;
 mod runtime;
 pub mod script;
@@ -49,9 +56,9 @@ pub use policy::LaunchPolicy;
 pub use request::{LaunchRequest, MountOrigin, PortOrigin, plan_hash};
 pub use runtime::{
     ContainerStatus, DEFAULT_GRACE, EndedBy, GraceSource, LaunchAction, LaunchEvent, LaunchOptions,
-    LaunchReport, LogChunk, LogStream, LogsRequest, MAX_WAIT, NAME_SETTLE, RemoveReport,
-    RestartReport, Runtime, RuntimeOptions, ScriptReport, StopAction, StopOptions, StopReport,
-    StopStep,
+    LaunchReport, LogChunk, LogStream, LogsRequest, MAX_WAIT, NAME_SETTLE, NotifyReport,
+    ProbeReport, RemoveReport, RestartReport, Runtime, RuntimeOptions, ScriptReport, StopAction,
+    StopOptions, StopReport, StopStep,
 };
 
 /// Re-exported so callers build create bodies with the same bollard models.

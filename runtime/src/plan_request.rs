@@ -80,5 +80,6 @@ pub fn launch_request(plan: &ContainerPlan, node: &str, line_of: LineOf<'_>) -> 
         plan_hash: plan.labels.plan_hash.clone(),
         mounts,
         ports,
+        executable: None,
     }
 }

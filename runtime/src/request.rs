@@ -68,6 +68,11 @@ pub struct LaunchRequest {
     /// Where each published port came from, for error messages.
     #[serde(default)]
     pub ports: Vec<PortOrigin>,
+    /// The service's executable, as a path in the container (what `tars_start.sh` runs):
+    /// checked against the image before the container is created (see
+    /// [`crate::preflight`]). `None`: not checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executable: Option<String>,
 }
 
 /// A mount and the template line (or default) it came from.
@@ -239,6 +244,7 @@ mod tests {
             plan_hash: "abc".into(),
             mounts: vec![],
             ports: vec![],
+            executable: None,
         }
     }
 

@@ -19,6 +19,7 @@ use bollard::query_parameters::{
 use futures_util::{Stream, StreamExt as _};
 use serde::Serialize;
 
+use crate::admin;
 use crate::content::{self, Ownership};
 use crate::diagnose;
 use crate::engine::{self, Engine, EngineAddress, EngineInfo, Failure};
@@ -26,6 +27,7 @@ use crate::error::{Error, Limit, Operation, Result};
 use crate::image::{
     self, EnsuredImage, PullPolicy, PullProgress, PullReport, PullStep, RegistryAuth,
 };
+use crate::keepalive;
 use crate::lock::{self, ServiceLock, default_lock_dir, lock_service};
 use crate::request::{LABEL_APP, LABEL_NODE, LABEL_PLAN_HASH, LABEL_SERVER, LaunchRequest};
 
@@ -52,6 +54,10 @@ const EXEC_SCAN_LIMIT: usize = 64;
 fn clamp(duration: Duration) -> Duration {
     duration.min(MAX_WAIT)
 }
+
+mod tars;
+
+pub use tars::{NotifyReport, ProbeReport};
 
 /// How the runtime talks to the engine and serialises its work.
 #[derive(Clone, Debug)]
@@ -229,6 +235,10 @@ pub struct LaunchReport {
     pub plan_hash: String,
     /// Warnings the engine returned on create.
     pub warnings: Vec<String>,
+    /// The binary preflight, when a container was created for a request naming its
+    /// executable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<crate::preflight::PreflightReport>,
 }
 
 /// How to stop a service.
@@ -275,21 +285,39 @@ pub enum StopStep {
     Unpause,
     /// The stop script runs inside the container (exec); at most one runs per container.
     Script,
+    /// `AdminF::shutdown` to the server's admin endpoint (its `local` endpoint, from the
+    /// `tarsdock.admin-endpoint` label), then up to its `deactivating-timeout` for it to exit
+    /// by itself, as tarsnode's `CommandStop` does.
+    AdminShutdown,
     /// The engine's stop: the stop signal, the grace period, then SIGKILL.
     EngineStop,
     /// SIGKILL, when the engine's stop did not end the container (or did not answer).
     Kill,
 }
 
-/// How the engine's stop ended.
+/// Which step of the stop sequence ended the service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EndedBy {
+    /// It exited by itself after `AdminF::shutdown`, within its `deactivating-timeout`.
+    AdminShutdown,
     /// The container exited on the stop signal within the grace period.
     Sigterm,
     /// It was killed: the grace period ran out (exit code 137 = 128 + SIGKILL), or the
     /// sequence had to kill it.
     Sigkill,
+}
+
+impl EndedBy {
+    /// The step's name as in JSON.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::AdminShutdown => "admin-shutdown",
+            Self::Sigterm => "sigterm",
+            Self::Sigkill => "sigkill",
+        }
+    }
 }
 
 /// Where the grace period came from.
@@ -343,13 +371,15 @@ pub struct StopReport {
     /// The container's exit code after the stop.
     pub exit_code: Option<i64>,
     pub removed: bool,
-    /// How the engine stop ended, when the container was running.
+    /// Which step ended it, when the container was running.
     pub ended_by: Option<EndedBy>,
     /// The grace period used, in seconds.
     pub grace_period_s: Option<u64>,
     pub grace_from: Option<GraceSource>,
     /// The steps of the stop sequence that ran.
     pub steps: Vec<StopStep>,
+    /// The admin step (`AdminF::shutdown`), when the service has an admin endpoint.
+    pub admin: Option<admin::AdminStep>,
 }
 
 /// The outcome of a restart.
@@ -364,6 +394,8 @@ pub struct RestartReport {
     pub ended_by: Option<EndedBy>,
     pub grace_period_s: Option<u64>,
     pub grace_from: Option<GraceSource>,
+    /// The admin step of that stop, when the service has an admin endpoint.
+    pub admin: Option<admin::AdminStep>,
 }
 
 /// The outcome of a remove.
@@ -390,6 +422,8 @@ struct Stopped {
     ended_by: EndedBy,
     /// The container afterwards (`None`: it is gone).
     after: Option<ContainerStatus>,
+    /// The admin step, when there was one.
+    admin: Option<admin::AdminStep>,
 }
 
 /// What the stop sequence is asked to do.
@@ -429,6 +463,9 @@ pub struct ContainerStatus {
     /// What another tarsdock command is doing to the service right now (`launching`,
     /// `replacing <id>`, `stopping`, `removing`, `restarting`), from the service lock.
     pub activity: Option<String>,
+    /// The server's own answer (`status --probe`), when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe: Option<ProbeReport>,
 }
 
 impl ContainerStatus {
@@ -452,6 +489,7 @@ impl ContainerStatus {
             image_id: None,
             restart_count: None,
             activity: None,
+            probe: None,
         }
     }
 
@@ -488,6 +526,7 @@ impl ContainerStatus {
             image_id: inspect.image.clone(),
             restart_count: inspect.restart_count,
             activity: None,
+            probe: None,
         }
     }
 
@@ -626,7 +665,8 @@ impl Runtime {
         options: &LaunchOptions,
         events: &mut dyn FnMut(LaunchEvent),
     ) -> Result<LaunchReport> {
-        let body = request.to_create_body()?;
+        let mut body = request.to_create_body()?;
+        keepalive::record(&mut body);
         let name = request.name.as_str();
         let mut lock = self.lock(name).await?;
         lock.announce("launching");
@@ -649,6 +689,7 @@ impl Runtime {
             pulled: image.pulled.clone(),
             plan_hash: request.plan_hash.clone(),
             warnings: Vec::new(),
+            preflight: None,
         };
 
         let mut round = 0;
@@ -664,6 +705,17 @@ impl Runtime {
                         return Ok(report);
                     }
                     Decision::Replace { id, reason } => {
+                        // A body the policy refuses, or a package or image the service
+                        // cannot run on, must not take the old one down.
+                        if report.preflight.is_none() {
+                            crate::policy::enforce(
+                                request,
+                                &body,
+                                &options.policy,
+                                self.address(),
+                            )?;
+                            report.preflight = self.preflight(request, &body).await?;
+                        }
                         lock.announce(&format!("replacing {id}"));
                         self.stop_and_remove(name, &id, &existing, options.stop_timeout, events)
                             .await?;
@@ -674,6 +726,11 @@ impl Runtime {
                 }
             }
 
+            if report.preflight.is_none() {
+                // The preflight's check container gets a body the policy has checked.
+                crate::policy::enforce(request, &body, &options.policy, self.address())?;
+                report.preflight = self.preflight(request, &body).await?;
+            }
             events(LaunchEvent::Creating {
                 name: name.to_owned(),
             });
@@ -786,6 +843,8 @@ impl Runtime {
                 Some(S::CREATED | S::EXITED) => {
                     crate::policy::enforce(request, body, &options.policy, self.address())?;
                     events(LaunchEvent::Starting { id: id.clone() });
+                    // A stop lifted the restart policy; the start puts it back.
+                    self.keepalive_restore(&id, existing).await?;
                     self.start(&id, request).await?;
                     let now = self.status_of(name, &id).await?;
                     events(LaunchEvent::Running {
@@ -861,6 +920,7 @@ impl Runtime {
             grace_period_s: None,
             grace_from: None,
             steps: Vec::new(),
+            admin: None,
         };
         let Some(existing) = self.inspect_named(name).await? else {
             return Ok(report);
@@ -883,6 +943,7 @@ impl Runtime {
                 report.grace_period_s = Some(stopped.grace.as_secs());
                 report.grace_from = Some(stopped.grace_from);
                 report.steps = stopped.steps;
+                report.admin = stopped.admin;
             }
             None => {
                 report.action = StopAction::AlreadyStopped;
@@ -919,7 +980,11 @@ impl Runtime {
             grace: timeout,
             script: None,
         };
-        let stopped = self.stop_sequence(name, &id, &existing, &plan).await?;
+        let mut stopped = self.stop_sequence(name, &id, &existing, &plan).await?;
+        // The stop lifted a keepalive restart policy; the start puts it back.
+        if let Some(now) = self.inspect(&id).await? {
+            self.keepalive_restore(&id, &now).await?;
+        }
         let started = &id;
         self.engine
             .call(self.engine.limit(), |d| async move {
@@ -937,6 +1002,7 @@ impl Runtime {
             ended_by: stopped.as_ref().map(|s| s.ended_by),
             grace_period_s: stopped.as_ref().map(|s| s.grace.as_secs()),
             grace_from: stopped.as_ref().map(|s| s.grace_from),
+            admin: stopped.as_mut().and_then(|s| s.admin.take()),
         })
     }
 
@@ -1190,8 +1256,30 @@ impl Runtime {
             script = Some(self.run_script_once(id, path, timeout).await);
         }
 
-        // The Tars graceful stop (AdminF::shutdown, then the deactivating-timeout wait)
-        // slots in here, before the engine's stop.
+        // The Tars graceful stop: AdminF::shutdown, then the deactivating-timeout wait for
+        // the server's own exit (`tars.rs`). A keepalive restart policy is lifted first, so
+        // the exit is not undone; when it cannot be, this step is skipped.
+        let admin = self
+            .admin_step(id, existing, state != Some(S::RESTARTING))
+            .await;
+        if let Some(step) = &admin {
+            steps.push(StopStep::AdminShutdown);
+            if step.exited {
+                let after = self
+                    .inspect(id)
+                    .await?
+                    .map(|a| ContainerStatus::from_inspect(name, &a));
+                return Ok(Some(Stopped {
+                    steps,
+                    script,
+                    grace,
+                    grace_from,
+                    ended_by: EndedBy::AdminShutdown,
+                    after,
+                    admin,
+                }));
+            }
+        }
 
         steps.push(StopStep::EngineStop);
         let t = i32::try_from(grace.as_secs()).unwrap_or(i32::MAX);
@@ -1248,6 +1336,7 @@ impl Runtime {
                 EndedBy::Sigterm
             },
             after,
+            admin,
         }))
     }
 

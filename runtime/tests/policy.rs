@@ -319,6 +319,7 @@ fn deploy_input<'a>(
         host_path: None,
         policy: Policy::default(),
         limits: runtime::package::Limits::default(),
+        restart_policy: None,
     }
 }
 

@@ -290,6 +290,60 @@ pub(crate) fn docker_command(host: Option<&Path>) -> Command {
 
 /// [`import_image`] into the engine at `host` (the default engine when `None`).
 pub(crate) fn import_image_at(host: Option<&Path>, repo: &str, extra: &[(&Path, &str)]) -> String {
+    import_image_with(host, repo, extra, &[])
+}
+
+/// The base image plus this host's glibc: the dynamic loader (at its multiarch path, with
+/// `/lib64/ld-linux-x86-64.so.2` as a symbolic link to it, as Debian lays it out), `libc.so.6`,
+/// `libm.so.6` and `libgcc_s.so.1`. A dynamically linked program built on this host can run
+/// on it. Returns its tag.
+///
+/// # Panics
+/// When a library is missing on this host or the import fails.
+#[must_use]
+pub fn glibc_image() -> String {
+    static IMAGE: OnceLock<String> = OnceLock::new();
+    IMAGE
+        .get_or_init(|| {
+            let multiarch = "lib/x86_64-linux-gnu";
+            let files: Vec<(PathBuf, String)> = [
+                "ld-linux-x86-64.so.2",
+                "libc.so.6",
+                "libm.so.6",
+                "libgcc_s.so.1",
+            ]
+            .iter()
+            .map(|lib| {
+                (
+                    PathBuf::from(format!("/{multiarch}/{lib}")),
+                    format!("{multiarch}/{lib}"),
+                )
+            })
+            .collect();
+            let extra: Vec<(&Path, &str)> = files
+                .iter()
+                .map(|(p, d)| (p.as_path(), d.as_str()))
+                .collect();
+            import_image_with(
+                None,
+                "tarsdock-test/glibc",
+                &extra,
+                &[(
+                    "lib64/ld-linux-x86-64.so.2",
+                    "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+                )],
+            )
+        })
+        .clone()
+}
+
+/// [`import_image_at`] with symbolic links `(path in the image, target)` too.
+fn import_image_with(
+    host: Option<&Path>,
+    repo: &str,
+    extra: &[(&Path, &str)],
+    links: &[(&str, &str)],
+) -> String {
     let busybox = Path::new(BUSYBOX);
     assert!(
         busybox.is_file(),
@@ -302,6 +356,10 @@ pub(crate) fn import_image_at(host: Option<&Path>, repo: &str, extra: &[(&Path, 
         hasher.update(crate::read(path));
     }
     hasher.update(APPLETS.join(",").as_bytes());
+    for (at, target) in links {
+        hasher.update(at.as_bytes());
+        hasher.update(target.as_bytes());
+    }
     let digest = hasher.finalize();
     let mut tag = String::new();
     for byte in &digest[..8] {
@@ -331,7 +389,16 @@ pub(crate) fn import_image_at(host: Option<&Path>, repo: &str, extra: &[(&Path, 
     }
     std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/:/bin/sh\n").expect("passwd");
     for (path, dest) in extra {
+        if let Some(dir) = rootfs.join(dest).parent() {
+            std::fs::create_dir_all(dir).expect("mkdir in rootfs");
+        }
         std::fs::copy(path, rootfs.join(dest)).expect("copy into rootfs");
+    }
+    for (at, target) in links {
+        if let Some(dir) = rootfs.join(at).parent() {
+            std::fs::create_dir_all(dir).expect("mkdir in rootfs");
+        }
+        std::os::unix::fs::symlink(target, rootfs.join(at)).expect("link in rootfs");
     }
 
     let mut tar = Command::new("tar")

@@ -50,6 +50,37 @@ pub fn upstream_fixtures(test: &str) -> Option<PathBuf> {
     None
 }
 
+/// The environment variable naming the real upstream Tars service folder (HelloServer package
+/// and `hello_client`, see its README).
+pub const TARSCPP_HELLO_ENV: &str = "TARSDOCK_TARSCPP_HELLO";
+
+/// The real upstream HelloServer folder (`../shared/third-party/tarscpp-hello`, or
+/// [`TARSCPP_HELLO_ENV`]), or `None` (after printing a skip notice) when it is absent.
+///
+/// # Panics
+/// When the folder is absent and `CI=true`.
+#[must_use]
+pub fn tarscpp_hello(test: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os(TARSCPP_HELLO_ENV).map_or_else(
+        || workspace_root().join("../shared/third-party/tarscpp-hello"),
+        PathBuf::from,
+    );
+    if dir.join("HelloServer.tgz").is_file() && dir.join("hello_client").is_file() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{test}: the real HelloServer (HelloServer.tgz, hello_client) was not found at {} \
+         (set {TARSCPP_HELLO_ENV}); required under CI=true",
+        dir.display()
+    );
+    eprintln!(
+        "SKIPPED {test}: the real HelloServer was not found at {} (set {TARSCPP_HELLO_ENV})",
+        dir.display()
+    );
+    None
+}
+
 /// The environment variable naming the upstream `tcconf` binary (upstream `TC_Config`
 /// compiled unchanged; `../shared/bench/README.md`).
 pub const TCCONF_ENV: &str = "TARSDOCK_TCCONF";

@@ -7,6 +7,7 @@ pub(crate) fn all() -> Vec<&'static CodeInfo> {
     parser::errors::CATALOGUE
         .iter()
         .chain(lowering::codes::all())
+        .chain(runtime::preflight::CATALOGUE)
         .collect()
 }
 

@@ -150,6 +150,11 @@ pub(crate) struct Args {
     /// Most unpacked bytes per compressed byte (checked past the first 16 MiB).
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub(crate) max_compression_ratio: u64,
+    /// Keepalive for a standalone node: the engine's restart policy (no, always,
+    /// unless-stopped, on-failure[:N]); a stop lifts it and a start puts it back. Default:
+    /// none (under tarsnode, whose own keepalive restarts the service).
+    #[arg(long, value_parser = super::plan::parse_restart)]
+    pub(crate) restart: Option<lowering::ir::RestartPolicy>,
     /// Print one JSON document on stdout; human text goes to stderr.
     #[arg(long)]
     pub(crate) json: bool,
@@ -261,6 +266,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
             max_path_bytes: args.max_path_bytes,
             max_ratio: args.max_compression_ratio,
         },
+        restart_policy: args.restart,
     };
 
     let tokio = tokio::runtime::Builder::new_current_thread()

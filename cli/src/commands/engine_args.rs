@@ -14,6 +14,8 @@
 //! | 9 | `port-in-use`: a published host port is taken |
 //! | 10 | `not-found`: no such container, for the commands that need one (`restart`, `logs`) |
 //! | 13 | `policy-refused`: the mount and container policy refuses the create body |
+//! | 14 | `unresponsive`: the service's admin servant cannot be asked (`notify`) |
+//! | 15 | `incompatible`: the executable cannot run on the image (binary preflight, `TARS-B`) |
 //!
 //! One rule for an absent container: a command whose goal already holds succeeds (`stop`
 //! and `rm`: not running; `status`: answers `absent`), a command that needs the container
@@ -191,6 +193,8 @@ pub(crate) const fn exit_code(kind: ErrorKind) -> u8 {
         ErrorKind::PortInUse => 9,
         ErrorKind::NotFound => 10,
         ErrorKind::PolicyRefused => 13,
+        ErrorKind::Unresponsive => 14,
+        ErrorKind::Incompatible => 15,
     }
 }
 

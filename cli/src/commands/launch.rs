@@ -67,6 +67,11 @@ pub(crate) struct Args {
     /// Log directory (default: `<logpath>`).
     #[arg(long)]
     log_path: Option<String>,
+    /// Keepalive: the engine's restart policy (no, always, unless-stopped, on-failure[:N]);
+    /// a stop lifts it and a start puts it back. Default: none (tarsnode restarts services
+    /// itself).
+    #[arg(long, value_parser = plan::parse_restart)]
+    restart: Option<lowering::ir::RestartPolicy>,
     #[command(flatten)]
     policy: super::allow::AllowArgs,
     /// A ready launch request (JSON), or `-` for standard input. When its `plan_hash` is
@@ -176,7 +181,7 @@ fn planned_request(
         log_path: args.log_path.clone(),
         entrypoint: None,
         workdir: None,
-        restart: None,
+        restart: args.restart,
         policy: args.policy.clone(),
         stdin_filename: None,
     };

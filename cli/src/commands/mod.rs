@@ -16,6 +16,7 @@ pub(crate) mod lint;
 pub(crate) mod logs;
 pub(crate) mod man;
 pub(crate) mod normalize;
+pub(crate) mod notify;
 pub(crate) mod plan;
 pub(crate) mod render;
 pub(crate) mod resolve;

@@ -100,7 +100,7 @@ pub(crate) struct Args {
     pub(crate) stdin_filename: Option<String>,
 }
 
-fn parse_restart(text: &str) -> Result<RestartPolicy, String> {
+pub(crate) fn parse_restart(text: &str) -> Result<RestartPolicy, String> {
     RestartPolicy::from_name(text).ok_or_else(|| {
         format!("expected no, always, unless-stopped or on-failure[:N], not `{text}`")
     })

@@ -1,11 +1,16 @@
 //! `tarsdock render PROFILE --node-inputs INPUTS.json`: the per-service config file tarsnode
 //! would write (`App.Server.config.conf`) from the registry-merged profile.
+//!
+//! In container mode, `--endpoints` decides where the service listens: `host-network` (the
+//! default; Linux) keeps each adapter's configured host and puts `local` on loopback,
+//! `bridge` (Docker Desktop) listens on `0.0.0.0` inside the container, and `tarsnode` is
+//! tarsnode's output byte for byte (every adapter on `0.0.0.0`).
 
 use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use lowering::render::{NodeInputs, render};
+use lowering::render::{EndpointPolicy, NodeInputs, render_for};
 
 use crate::exit::Status;
 use crate::render::{self as output, Report};
@@ -17,6 +22,29 @@ pub(crate) struct Args {
     /// Node facts as JSON: node key, adapters, local endpoint, macro values (see README).
     #[arg(long, value_name = "JSON")]
     pub(crate) node_inputs: PathBuf,
+    /// Container-mode endpoint hosts: `host-network` keeps the configured hosts (`local` on
+    /// loopback), `bridge` listens on 0.0.0.0 in the container, `tarsnode` is upstream's exact
+    /// output (every adapter on 0.0.0.0).
+    #[arg(long, value_enum, default_value_t = Endpoints::HostNetwork)]
+    pub(crate) endpoints: Endpoints,
+}
+
+/// `--endpoints`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Endpoints {
+    HostNetwork,
+    Bridge,
+    Tarsnode,
+}
+
+impl From<Endpoints> for EndpointPolicy {
+    fn from(value: Endpoints) -> Self {
+        match value {
+            Endpoints::HostNetwork => Self::HostNetwork,
+            Endpoints::Bridge => Self::Bridge,
+            Endpoints::Tarsnode => Self::Tarsnode,
+        }
+    }
 }
 
 #[allow(clippy::print_stderr)]
@@ -46,7 +74,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
         .with_context(|| format!("cannot read {}", args.node_inputs.display()))?;
     let inputs = NodeInputs::from_json(&inputs_bytes)
         .with_context(|| format!("in {}", args.node_inputs.display()))?;
-    let rendered = render(&parse.config, &inputs)
+    let rendered = render_for(&parse.config, &inputs, args.endpoints.into())
         .with_context(|| format!("cannot render {}", args.profile.display()))?;
     std::io::stdout().lock().write_all(&rendered.text)?;
     Ok(Status::Success)

@@ -1,5 +1,6 @@
-//! `tarsdock restart NAME`: the stop sequence (with the grace period) and a start of an
-//! existing container. An absent container is an error (exit 10): there is nothing to start.
+//! `tarsdock restart NAME`: the stop sequence (`AdminF::shutdown` first when the service has
+//! an admin endpoint, then the engine's stop with the grace period) and a start of an existing
+//! container. An absent container is an error (exit 10): there is nothing to start.
 
 use runtime::RestartReport;
 
@@ -33,13 +34,17 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
 
 fn human(report: &RestartReport) -> String {
     format!(
-        "{}: {} ({}){}\n",
+        "{}: {} ({}){}{}\n",
         report.name,
         report.state,
         report.id.chars().take(12).collect::<String>(),
         report
             .pid
             .map(|pid| format!(", pid {pid}"))
+            .unwrap_or_default(),
+        report
+            .ended_by
+            .map(|by| format!("; the old process ended by {}", by.as_str()))
             .unwrap_or_default()
     )
 }

@@ -36,7 +36,11 @@ fn human(report: &RemoveReport) -> String {
         format!(
             "{}: {}removed\n",
             report.name,
-            if report.stopped { "stopped and " } else { "" }
+            match (report.stopped, report.ended_by) {
+                (true, Some(by)) => format!("stopped by {} and ", by.as_str()),
+                (true, None) => "stopped and ".to_owned(),
+                (false, _) => String::new(),
+            }
         )
     } else {
         format!("{}: no such container\n", report.name)

@@ -14,14 +14,28 @@ use crate::exit::Status;
 pub(crate) struct Args {
     /// The container name (`App.Server`).
     name: String,
+    /// Also ask the server itself: `tars.viewstatus` on its admin endpoint (`unresponsive`
+    /// when the container runs but the server does not answer).
+    #[arg(long)]
+    probe: bool,
     #[command(flatten)]
     engine: EngineArgs,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<Status> {
     let name = args.name.clone();
-    args.engine
-        .run(|rt| async move { rt.status(&name).await }, human)
+    let probe = args.probe;
+    args.engine.run(
+        |rt| async move {
+            if probe {
+                rt.status_probe(&name, std::time::Duration::from_secs(5))
+                    .await
+            } else {
+                rt.status(&name).await
+            }
+        },
+        human,
+    )
 }
 
 fn human(status: &ContainerStatus) -> String {
@@ -64,5 +78,29 @@ fn human(status: &ContainerStatus) -> String {
     field("plan hash", status.plan_hash.clone());
     field("image", status.image.clone());
     field("node", status.node.clone());
+    field(
+        "restarts",
+        status
+            .restart_count
+            .filter(|&n| n > 0)
+            .map(|n| n.to_string()),
+    );
+    if let Some(probe) = &status.probe {
+        let escape = |t: &str| parser::terminal::escape_controls(t).into_owned();
+        field(
+            "server",
+            Some(match (&probe.endpoint, &probe.error) {
+                (Some(at), None) => format!("{} (AdminObj at {at})", probe.state),
+                (Some(at), Some(e)) => format!("{} (AdminObj at {at}): {}", probe.state, escape(e)),
+                (None, Some(e)) => format!("{}: {}", probe.state, escape(e)),
+                (None, None) => probe.state.clone(),
+            }),
+        );
+        if let Some(answer) = &probe.answer {
+            for line in escape(answer).lines() {
+                out.push_str(&format!("  | {line}\n"));
+            }
+        }
+    }
     out
 }

@@ -1,9 +1,12 @@
 //! `tarsdock stop NAME`: the stop sequence — unpause a paused container, run the stop script
 //! inside it (exec started and waited for, unlike upstream; at most one copy per container),
-//! then the engine's stop with the grace period (`--timeout`, else the container's own
-//! `StopTimeout`, i.e. the plan's `deactivating-timeout`), then SIGKILL if it is still
-//! running. The stopped container is kept, so an unchanged relaunch only starts it; `--rm`
-//! removes it. An absent container is not an error (the service is not running: exit 0).
+//! then stop it as tarsnode stops a Tars server: `AdminF::shutdown` on its admin endpoint and a
+//! wait of up to its `deactivating-timeout` for it to exit by itself; only then the engine's
+//! stop with the grace period (`--timeout`, else the container's own `StopTimeout`, i.e. the
+//! plan's `deactivating-timeout`), then SIGKILL if it is still running. The report says which
+//! step ended it (`ended_by`: `admin-shutdown`, `sigterm` or `sigkill`). The stopped container
+//! is kept, so an unchanged relaunch only starts it; `--rm` removes it. An absent container is
+//! not an error (the service is not running: exit 0).
 
 use runtime::{EndedBy, StopAction, StopOptions, StopReport};
 
@@ -69,6 +72,23 @@ fn human(report: &StopReport) -> String {
             out.push_str(&format!("  | {line}\n"));
         }
     }
+    if let Some(admin) = &report.admin {
+        let outcome = match (&admin.error, admin.exited) {
+            (Some(error), _) => format!(
+                "not delivered: {}",
+                parser::terminal::escape_controls(error)
+            ),
+            (None, true) => format!("{}, exited after {} ms", admin.shutdown, admin.waited_ms),
+            (None, false) => format!(
+                "{}, still running after {} ms",
+                admin.shutdown, admin.waited_ms
+            ),
+        };
+        out.push_str(&format!(
+            "AdminF::shutdown to {}: {outcome}\n",
+            admin.endpoint
+        ));
+    }
     let what = match report.action {
         StopAction::Absent => format!("{}: no such container", report.name),
         StopAction::AlreadyStopped => format!("{}: already stopped", report.name),
@@ -79,11 +99,14 @@ fn human(report: &StopReport) -> String {
             }
             if let Some(ended_by) = report.ended_by {
                 text.push_str(match ended_by {
+                    EndedBy::AdminShutdown => ", it exited by itself after AdminF::shutdown",
                     EndedBy::Sigterm => ", it exited on SIGTERM",
                     EndedBy::Sigkill => ", killed (SIGKILL)",
                 });
             }
-            if let Some(grace) = report.grace_period_s {
+            if let (Some(grace), Some(EndedBy::Sigterm | EndedBy::Sigkill)) =
+                (report.grace_period_s, report.ended_by)
+            {
                 text.push_str(&format!(" within a grace period of {grace}s"));
             }
             if let Some(code) = report.exit_code {

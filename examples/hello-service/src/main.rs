@@ -24,20 +24,42 @@
 //! | `pid` | the service's process id (as the service sees it) |
 //! | `quit` | `bye`, then the connection closes |
 //!
-//! Anything else gets `error: unknown request`. The service uses only `std` and exits with
-//! status 2 on a bad command line, 3 on a bad or incomplete config, and 4 when it cannot
-//! listen or open its log.
+//! Anything else gets `error: unknown request`.
+//!
+//! Like every TarsCpp server, it serves the admin servant `AdminObj` (`AdminF`) over the Tars
+//! protocol on its `local` endpoint (`/tars/application/server<local>`), encoded with the
+//! project's `tarsproto` crate — which is how tarsnode and `tarsdock stop` stop it and how
+//! `tarsdock notify` talks to it:
+//!
+//! | call | effect |
+//! | --- | --- |
+//! | `shutdown()` | answers, logs `shutdown by AdminF`, exits 0 |
+//! | `notify("tars.viewstatus")` | the service id, version, adapter, local endpoint, log level |
+//! | `notify("tars.setloglevel LEVEL")` | sets the log level (`DEBUG`, `INFO`, …), `set log level [LEVEL] ok` |
+//! | `notify("tars.connection")` | the number of connections served |
+//! | `notify(other)` | `[notify prefix object num:1]` and `unknown command: …` |
+//!
+//! The service uses only `std` (and the protocol crate's codec) and exits with status 2 on a
+//! bad command line, 3 on a bad or incomplete config, and 4 when it cannot listen or open
+//! its log.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tarsproto::Limits;
+use tarsproto::admin::{self, ADMIN_SERVANT, AdminRequest};
+use tarsproto::packet::{FrameDecoder, RequestPacket};
 
 /// How long a connection may stay idle before the service closes it.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The largest admin request accepted (a command is a short string).
+const MAX_ADMIN_FRAME: usize = 64 * 1024;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -79,6 +101,10 @@ struct Settings {
     port: u16,
     /// `<logpath>/<App>/<Server>/<App>.<Server>.log`, when a log path is configured.
     log_file: Option<PathBuf>,
+    /// The `local` endpoint (`AdminObj`), when configured.
+    local: Option<(String, u16)>,
+    /// `/tars/application/server<logLevel>`.
+    log_level: String,
 }
 
 impl Settings {
@@ -117,6 +143,11 @@ impl Settings {
         let (host, port) = parse_endpoint(&endpoint)
             .map_err(|e| format!("adapter {adapter}: endpoint `{endpoint}`: {e}"))?;
 
+        // `local` may be absent or unusable (a template's `${local}` left unexpanded): then
+        // there is no admin servant, as upstream skips it.
+        let local = get("/tars/application/server<local>").and_then(|e| parse_endpoint(&e).ok());
+        let log_level =
+            get("/tars/application/server<logLevel>").unwrap_or_else(|| "DEBUG".to_owned());
         let log_file = get("/tars/application/server<logpath>").map(|logpath| {
             Path::new(&logpath)
                 .join(&app)
@@ -129,6 +160,8 @@ impl Settings {
             host,
             port,
             log_file,
+            local,
+            log_level,
         })
     }
 }
@@ -194,10 +227,30 @@ fn serve(settings: &Settings) -> Result<(), String> {
     ));
     report(&format!("{} listening on {local}", settings.server_id));
 
+    let state = Arc::new(State {
+        server_id: settings.server_id.clone(),
+        adapter: format!("{} {}:{}", settings.adapter, settings.host, settings.port),
+        local: settings
+            .local
+            .as_ref()
+            .map(|(h, p)| format!("{h}:{p}"))
+            .unwrap_or_default(),
+        log_level: Mutex::new(settings.log_level.clone()),
+        connections: AtomicU64::new(0),
+    });
+    if let Some((host, port)) = &settings.local {
+        let admin = TcpListener::bind((host.as_str(), *port))
+            .map_err(|e| format!("cannot listen on the local endpoint {host}:{port}: {e}"))?;
+        let state = Arc::clone(&state);
+        let log = log.clone();
+        std::thread::spawn(move || serve_admin(&admin, &state, &log));
+    }
+
     let greeting = Arc::new(greeting);
     for stream in listener.incoming() {
         match stream {
             Ok(stream) => {
+                state.connections.fetch_add(1, Ordering::Relaxed);
                 let greeting = Arc::clone(&greeting);
                 let log = log.clone();
                 std::thread::spawn(move || {
@@ -214,6 +267,130 @@ fn serve(settings: &Settings) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// What the admin servant reports and changes.
+struct State {
+    server_id: String,
+    adapter: String,
+    local: String,
+    log_level: Mutex<String>,
+    connections: AtomicU64,
+}
+
+/// Serves `AdminObj` on the local endpoint, one thread per connection.
+fn serve_admin(listener: &TcpListener, state: &Arc<State>, log: &Log) {
+    for stream in listener.incoming() {
+        match stream {
+            Ok(stream) => {
+                let state = Arc::clone(state);
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    if let Err(e) = admin_connection(stream, &state, &log) {
+                        log.line(&format!("admin connection failed: {e}"));
+                    }
+                });
+            }
+            Err(e) => log.line(&format!("admin accept failed: {e}")),
+        }
+    }
+}
+
+/// Answers Tars requests on one admin connection until it closes or idles out.
+fn admin_connection(mut stream: TcpStream, state: &State, log: &Log) -> io::Result<()> {
+    use std::io::Read as _;
+    stream.set_read_timeout(Some(IDLE_TIMEOUT))?;
+    let mut frames = FrameDecoder::new(MAX_ADMIN_FRAME);
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Ok(());
+        }
+        frames.push(&chunk[..n]);
+        while let Some(body) = frames
+            .next_frame()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?
+        {
+            let request = RequestPacket::decode(&body, Limits::default())
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            let call = if request.servant_name == ADMIN_SERVANT {
+                AdminRequest::from_packet(&request, Limits::default())
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?
+            } else {
+                AdminRequest::Unknown(request.func_name.clone())
+            };
+            let (ret, buffer, desc) = match &call {
+                AdminRequest::Shutdown => (0, Vec::new(), String::new()),
+                AdminRequest::Notify(command) => {
+                    let answer = notify(state, command);
+                    log.line(&format!("notify {command:?}"));
+                    (
+                        0,
+                        admin::notify_result(&answer).unwrap_or_default(),
+                        String::new(),
+                    )
+                }
+                // Upstream's TARSSERVERNOSERVANTERR / TARSSERVERNOFUNCERR.
+                AdminRequest::Unknown(func) if request.servant_name == ADMIN_SERVANT => {
+                    (-3, Vec::new(), format!("no function {func}"))
+                }
+                AdminRequest::Unknown(_) => (-4, Vec::new(), "no such servant".to_owned()),
+            };
+            if request.packet_type != tarsproto::packet::PACKET_ONEWAY {
+                let response = admin::response(&request, ret, buffer, &desc)
+                    .and_then(|r| r.to_frame())
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                stream.write_all(&response)?;
+            }
+            if call == AdminRequest::Shutdown {
+                log.line("shutdown by AdminF");
+                report(&format!("{} shutdown by AdminF", state.server_id));
+                std::process::exit(0);
+            }
+        }
+    }
+}
+
+/// The answer to `AdminF::notify(command)`, in the form TarsCpp servers give.
+fn notify(state: &State, command: &str) -> String {
+    let mut words = command.split_whitespace();
+    let verb = words.next().unwrap_or_default();
+    let body = match verb {
+        "tars.viewstatus" => format!(
+            "server      {}\nversion     {}\nadapter     {}\nlocal       {}\nloglevel    {}\nconnections {}",
+            state.server_id,
+            version(),
+            state.adapter,
+            state.local,
+            state
+                .log_level
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            state.connections.load(Ordering::Relaxed)
+        ),
+        "tars.setloglevel" => match words.next().map(str::to_ascii_uppercase) {
+            Some(level)
+                if ["NONE", "ERROR", "WARN", "INFO", "DEBUG", "TARS"].contains(&level.as_str()) =>
+            {
+                let mut current = state
+                    .log_level
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                current.clone_from(&level);
+                format!("set log level [{level}] ok")
+            }
+            _ => "set log level failed: level must be NONE, ERROR, WARN, INFO, DEBUG or TARS"
+                .to_owned(),
+        },
+        "tars.connection" => format!(
+            "[adapter:{}] [connections:{}]",
+            state.adapter,
+            state.connections.load(Ordering::Relaxed)
+        ),
+        _ => format!("unknown command: {command}"),
+    };
+    format!("[notify prefix object num:1]\n{body}")
 }
 
 /// Greets, then answers request lines until `quit`, end of input or the idle timeout.
@@ -319,6 +496,78 @@ mod tests {
         assert!(parse_endpoint("tcp -h 0.0.0.0").is_err());
         assert!(parse_endpoint("tcp -h 0.0.0.0 -p x").is_err());
         assert!(parse_endpoint("tcp -h").is_err());
+    }
+
+    fn state() -> State {
+        State {
+            server_id: "Test.HelloServer".into(),
+            adapter: "Test.HelloServer.HelloObjAdapter 127.0.0.1:1".into(),
+            local: "127.0.0.1:2".into(),
+            log_level: Mutex::new("DEBUG".into()),
+            connections: AtomicU64::new(3),
+        }
+    }
+
+    #[test]
+    fn notify_commands_answer_like_tarscpp() {
+        let state = state();
+        let status = notify(&state, "tars.viewstatus");
+        assert!(
+            status.starts_with("[notify prefix object num:1]\n"),
+            "{status}"
+        );
+        assert!(status.contains("loglevel    DEBUG"), "{status}");
+        assert_eq!(
+            notify(&state, "tars.setloglevel info"),
+            "[notify prefix object num:1]\nset log level [INFO] ok"
+        );
+        assert!(notify(&state, "tars.viewstatus").contains("loglevel    INFO"));
+        assert!(notify(&state, "tars.setloglevel LOUD").contains("failed"));
+        assert!(notify(&state, "tars.connection").contains("[connections:3]"));
+        assert!(notify(&state, "custom.cmd x").ends_with("unknown command: custom.cmd x"));
+    }
+
+    #[test]
+    fn admin_servant_answers_over_the_tars_protocol() {
+        use std::io::Read as _;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(state());
+        std::thread::spawn(move || serve_admin(&listener, &state, &Log(None)));
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let call = |stream: &mut TcpStream, servant: &str, func: &str, args: Vec<u8>, id: i32| {
+            let request = RequestPacket {
+                version: 1,
+                request_id: id,
+                servant_name: servant.into(),
+                func_name: func.into(),
+                buffer: args,
+                ..RequestPacket::default()
+            };
+            stream.write_all(&request.to_frame().unwrap()).unwrap();
+            let mut frames = FrameDecoder::new(1 << 20);
+            let mut chunk = [0u8; 4096];
+            loop {
+                if let Some(body) = frames.next_frame().unwrap() {
+                    return tarsproto::ResponsePacket::decode(&body, Limits::default()).unwrap();
+                }
+                let n = stream.read(&mut chunk).unwrap();
+                assert!(n > 0, "closed");
+                frames.push(&chunk[..n]);
+            }
+        };
+        let args = admin::notify_args("tars.viewstatus").unwrap();
+        let response = call(&mut stream, ADMIN_SERVANT, "notify", args, 7);
+        assert_eq!((response.request_id, response.ret), (7, 0));
+        let answer = admin::notify_answer(&response.buffer, Limits::default()).unwrap();
+        assert!(answer.contains("server      Test.HelloServer"), "{answer}");
+        let response = call(&mut stream, ADMIN_SERVANT, "reboot", Vec::new(), 8);
+        assert_eq!(response.ret, -3);
+        let response = call(&mut stream, "Other.Obj", "notify", Vec::new(), 9);
+        assert_eq!(response.ret, -4);
     }
 
     #[test]

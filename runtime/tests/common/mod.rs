@@ -153,6 +153,7 @@ pub fn request(
         body,
         mounts,
         ports,
+        executable: None,
     }
 }
 
