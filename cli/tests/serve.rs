@@ -35,8 +35,6 @@ use testkit::docker::{
 
 /// The environment variable naming the tarsnode stand-in's folder.
 const TARSNODE_DOCKER_ENV: &str = "TARSDOCK_TARSNODE_DOCKER";
-/// The environment variable naming the real HelloServer's folder.
-const TARSCPP_HELLO_ENV: &str = "TARSDOCK_TARSCPP_HELLO";
 
 /// A third-party folder holding `file`, or `None` (after a visible skip notice).
 fn third_party(test: &str, env: &str, default: &str, file: &str) -> Option<PathBuf> {
@@ -497,8 +495,7 @@ fn admin_endpoint_stop_ends_the_real_hello_server_gracefully() {
     let Some(upstream) = testkit::upstream_fixtures(test) else {
         return;
     };
-    let Some(hello) = third_party(test, TARSCPP_HELLO_ENV, "tarscpp-hello", "HelloServer.tgz")
-    else {
+    let Some(hello) = testkit::tarscpp_hello(test) else {
         return;
     };
     let name = unique_name("serve-hello");
