@@ -1,5 +1,5 @@
 //! `tarsdock`: the command-line front end. Thin: flags, output formats and exit codes; the
-//! work is done by the `parser`, `lowering` and `runtime` crates.
+//! work is done by the `parser`, `lowering`, `runtime` and `front` crates.
 
 mod commands;
 mod config;
@@ -62,6 +62,9 @@ enum Command {
     Image(commands::image::Args),
     /// Lay a service out from its tgz package as tarsnode does and run it in a container.
     Deploy(Box<commands::deploy::Args>),
+    /// Serve the Docker Engine API on a Unix socket for tarsnode: its containers are planned
+    /// and run by tarsdock, everything else is passed to the engine.
+    Serve(Box<commands::serve::Args>),
     /// Run the language server on standard input and output (diagnostics, hover, quick fixes).
     Lsp(lsp::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -90,6 +93,7 @@ fn main() -> ExitCode {
         Command::Notify(args) => commands::notify::run(&args),
         Command::Image(args) => commands::image::run(&args),
         Command::Deploy(args) => commands::deploy::run(&args),
+        Command::Serve(args) => commands::serve::run(&args),
         Command::Lsp(args) => lsp::run(&args),
         Command::Completions(args) => commands::completions::run(&args, Cli::command()),
         Command::Man(args) => commands::man::run(&args, Cli::command()),

@@ -33,6 +33,7 @@ pub mod deploy;
 pub mod diagnose;
 pub mod engine;
 mod error;
+pub mod front_support;
 pub mod image;
 pub mod keepalive;
 pub mod lock;

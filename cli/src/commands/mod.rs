@@ -23,5 +23,6 @@ pub(crate) mod resolve;
 pub(crate) mod restart;
 pub(crate) mod rm;
 pub(crate) mod rules;
+pub(crate) mod serve;
 pub(crate) mod status;
 pub(crate) mod stop;
