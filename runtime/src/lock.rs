@@ -17,6 +17,11 @@
 //! directory another user can write to would let that user plant a link where the lock file
 //! goes (root would then create or truncate any file) or hold every lock forever. So:
 //! - missing directories are created `0700`;
+//! - every directory above it (the real path, links in the given path resolved) must be owned
+//!   by root or the current user and not writable by group or others unless it is sticky
+//!   (`/tmp`): else another user could rename the lock directory away and put their own in
+//!   its place. The walk opens each component beneath the one before without following a
+//!   link, so what is checked is what is used;
 //! - the directory itself is opened without following a link, and must be owned by the
 //!   current user and not writable by group or others, else the command is refused;
 //! - the lock file is created beneath that open directory (`openat`), with `O_NOFOLLOW`,
@@ -185,8 +190,9 @@ fn refused(path: &Path, why: String) -> Error {
     )
 }
 
-/// Opens the lock directory (creating it `0700` when `create`), without following a link
-/// at its last component, and checks that only the current user can write to it.
+/// Opens the lock directory (creating it `0700` when `create`): its parent by [`open_parent`],
+/// the directory beneath it without following a link, and checks that only the current user
+/// can write to it.
 fn open_dir(dir: &Path, create: bool) -> Result<OwnedFd> {
     if create {
         match std::fs::DirBuilder::new()
@@ -200,8 +206,16 @@ fn open_dir(dir: &Path, create: bool) -> Result<OwnedFd> {
             Err(e) => return Err(lock_error(dir, e)),
         }
     }
-    let fd = rustix::fs::open(
-        dir,
+    let Some(last) = dir.file_name() else {
+        return Err(refused(
+            dir,
+            "name the lock directory by a path that ends in a directory name".to_owned(),
+        ));
+    };
+    let parent = open_parent(dir)?;
+    let fd = rustix::fs::openat(
+        &parent,
+        last,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::empty(),
     )
@@ -240,6 +254,70 @@ fn open_dir(dir: &Path, create: bool) -> Result<OwnedFd> {
         ));
     }
     Ok(fd)
+}
+
+/// Opens the directory that holds the lock directory, walking its real path from `/` one
+/// component at a time (`openat` beneath the last, never following a link) and checking each
+/// directory on the way: owned by root or the current user, and not writable by group or
+/// others unless sticky. A directory someone else can write would let them move the lock
+/// directory away and put their own in its place.
+fn open_parent(dir: &Path) -> Result<OwnedFd> {
+    let given = match dir.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let real = std::fs::canonicalize(given).map_err(|e| lock_error(given, e))?;
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let root = Path::new("/");
+    let mut fd =
+        rustix::fs::open(root, flags, Mode::empty()).map_err(|e| lock_error(root, e.into()))?;
+    let mut walked = PathBuf::from(root);
+    check_ancestor(&fd, &walked)?;
+    for component in real.components() {
+        let std::path::Component::Normal(name) = component else {
+            continue;
+        };
+        walked.push(name);
+        fd = rustix::fs::openat(&fd, name, flags, Mode::empty()).map_err(|e| match e {
+            // The path was resolved an instant ago: a link now is one planted since.
+            Errno::LOOP | Errno::NOTDIR => refused(
+                &walked,
+                "a directory above the lock directory was replaced while it was opened".to_owned(),
+            ),
+            other => lock_error(&walked, other.into()),
+        })?;
+        check_ancestor(&fd, &walked)?;
+    }
+    Ok(fd)
+}
+
+/// One directory above the lock directory: owned by root or the current user; not writable
+/// by group or others unless the sticky bit keeps them from renaming what they do not own.
+fn check_ancestor(fd: &OwnedFd, path: &Path) -> Result<()> {
+    let stat = rustix::fs::fstat(fd).map_err(|e| lock_error(path, e.into()))?;
+    let me = rustix::process::geteuid().as_raw();
+    if stat.st_uid != 0 && stat.st_uid != me {
+        return Err(refused(
+            path,
+            format!(
+                "a directory above the lock directory is owned by uid {}, who could replace \
+                 the lock directory; choose another with --lock-dir",
+                stat.st_uid
+            ),
+        ));
+    }
+    let mode = stat.st_mode & 0o7777;
+    if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+        return Err(refused(
+            path,
+            format!(
+                "a directory above the lock directory is writable by group or others and not \
+                 sticky (mode {mode:04o}), so they could replace the lock directory; choose \
+                 another with --lock-dir"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Opens (creating when `create`, mode `0600`) `<name>.lock` beneath the open directory,
@@ -375,6 +453,81 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.to_string().contains("owned by uid 65534"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_directory_above_that_others_can_replace_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let above = dir.path().join("above");
+        let locks = above.join("locks");
+        std::fs::create_dir_all(&locks).unwrap();
+        std::fs::set_permissions(&locks, std::fs::Permissions::from_mode(0o700)).unwrap();
+        for mode in [0o777, 0o775, 0o757] {
+            std::fs::set_permissions(&above, std::fs::Permissions::from_mode(mode)).unwrap();
+            let err = lock_service(&locks, "A.B", Duration::from_millis(50))
+                .await
+                .unwrap_err();
+            let text = err.to_string();
+            assert!(
+                text.contains("above the lock directory"),
+                "{mode:o}: {text}"
+            );
+            assert!(text.contains(&above.display().to_string()), "{text}");
+            // status reads through the same check.
+            assert!(peek(&locks, "A.B").is_err(), "{mode:o}");
+        }
+        // Sticky (as /tmp is): others cannot rename what they do not own.
+        std::fs::set_permissions(&above, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        lock_service(&locks, "A.B", Duration::from_millis(50))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_directory_above_owned_by_another_user_is_refused() {
+        if rustix::process::geteuid().as_raw() != 0 {
+            eprintln!(
+                "SKIPPED a_directory_above_owned_by_another_user_is_refused: needs root to chown"
+            );
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let above = dir.path().join("above");
+        let locks = above.join("locks");
+        std::fs::create_dir_all(&locks).unwrap();
+        std::fs::set_permissions(&locks, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::os::unix::fs::chown(&above, Some(65534), Some(65534)).unwrap();
+        let err = lock_service(&locks, "A.B", Duration::from_millis(50))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("owned by uid 65534"), "{err}");
+        assert!(
+            err.to_string().contains("above the lock directory"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_link_above_is_resolved_and_its_target_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        let alias = dir.path().join("alias");
+        std::os::unix::fs::symlink(&real, &alias).unwrap();
+        // Through a link above (as /var/run -> /run): the real directories are what count.
+        let held = lock_service(&alias.join("locks"), "A.B", Duration::from_millis(50))
+            .await
+            .unwrap();
+        assert!(real.join("locks").join("A.B.lock").is_file());
+        drop(held);
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = lock_service(&alias.join("locks"), "A.B", Duration::from_millis(50))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains(&real.display().to_string()),
+            "{err}"
+        );
     }
 
     #[tokio::test]
