@@ -67,6 +67,11 @@ pub(crate) async fn start(state: &State, id: &str, request: Request<Body>) -> Re
         return reply::no_content();
     }
     if status.managed {
+        // The engine mounts the bind sources anew at the start: checked as they resolve now.
+        if let Err(error) = state.runtime.check_existing(name).await {
+            warn!(error = %reply::shown(&error), "refused by the policy");
+            return reply::runtime_error(&error);
+        }
         info!(state = %status.state, "starting");
     }
     state.engine.forward(request).await

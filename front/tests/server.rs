@@ -578,6 +578,46 @@ fn a_client_gone_during_an_intercepted_stop_releases_the_service_lock() {
 }
 
 #[test]
+fn a_start_of_an_existing_container_whose_mount_became_a_link_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // The service's bind source: a link to /etc by now (it was a directory at create).
+    let source = dir.path().canonicalize().unwrap().join("shared");
+    std::os::unix::fs::symlink("/etc", &source).unwrap();
+    let source_text = source.display().to_string();
+    let handler: Handler = Arc::new(move |request: Request<Incoming>, _events: Events| {
+        let source = source_text.clone();
+        Box::pin(async move {
+            let path = request.uri().path().to_owned();
+            if path.ends_with("/containers/A.B/json") || path.ends_with("/containers/abc123/json") {
+                return json(
+                    200,
+                    &serde_json::json!({
+                        "Id": "abc123", "Name": "/A.B", "Image": "sha256:1",
+                        "State": {"Status": "exited", "Running": false, "Pid": 0},
+                        "Config": {"Image": "box:1",
+                                   "Labels": {"tarsdock.managed-by": "tarsdock",
+                                              "tarsdock.app": "A", "tarsdock.server": "B",
+                                              "tarsdock.node": "n", "tarsdock.plan-hash": "sha256:1"}},
+                        "HostConfig": {"Mounts": [{"Type": "bind", "Source": source, "Target": "/shared"}]}
+                    }),
+                );
+            }
+            json(204, &serde_json::json!({}))
+        })
+    });
+    let engine = FakeEngine::start(dir.path(), handler);
+    let front = Served::start(dir.path(), &engine, Limits::default());
+    let answer = send(&front.path, post("/v1.40/containers/A.B/start", ""));
+    assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.body);
+    assert!(answer.message().contains("`/etc`"), "{}", answer.message());
+    assert!(
+        !engine.events.all().iter().any(|e| e.ends_with("/start")),
+        "the start reached the engine: {:?}",
+        engine.events.all()
+    );
+}
+
+#[test]
 fn a_client_gone_mid_body_leaves_the_front_serving() {
     let dir = tempfile::tempdir().unwrap();
     let engine = FakeEngine::start(dir.path(), echo());

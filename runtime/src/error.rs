@@ -360,8 +360,9 @@ pub enum Error {
     },
 
     /// The mount and container policy refuses what the create body asks of the host
-    /// (see [`crate::policy`]); nothing was created.
-    #[error("the policy refuses container {name}, nothing was created: {}", refusals.join("; "))]
+    /// (see [`crate::policy`]) before a create, or an existing container's mounts as they
+    /// resolve before a start; nothing was created or started.
+    #[error("the policy refuses container {name}, nothing was created or started: {}", refusals.join("; "))]
     PolicyRefused {
         name: String,
         /// One line per refused mount or setting, with its origin and the allowance.

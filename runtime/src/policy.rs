@@ -15,7 +15,7 @@ use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
-use bollard::models::ContainerCreateBody;
+use bollard::models::{ContainerCreateBody, ContainerInspectResponse, HostConfig};
 use lowering::policy::{
     Allow, Context, EngineSocket, FileId, HostFacts, HostMount, HostView, PathKind, Refusal,
 };
@@ -91,8 +91,78 @@ pub fn enforce(
     let origin = refusals.first().map(|r| origin_of(request, r));
     Err(Error::PolicyRefused {
         name: escape_controls(&request.name).into_owned(),
-        refusals: refusals.iter().map(|r| describe(request, r)).collect(),
+        refusals: refusals
+            .iter()
+            .map(|r| describe(r, &origin_of(request, r)))
+            .collect(),
         origin,
+    })
+}
+
+/// The label recording what the launch that created a container allowed (`--allow` names,
+/// comma-separated; absent: nothing). A later start of that container by tarsdock
+/// ([`enforce_existing`]) is checked against the same allowances, and a launch with other
+/// allowances replaces the container (the label is part of what is compared).
+pub const LABEL_ALLOWED: &str = "tarsdock.allowed";
+
+/// Records `allow` in `body`'s labels as [`LABEL_ALLOWED`] (removing a caller's value).
+pub fn record_allowed(body: &mut ContainerCreateBody, allow: Allow) {
+    let names: Vec<&str> = allow.iter().map(|a| a.name()).collect();
+    let labels = body.labels.get_or_insert_with(Default::default);
+    labels.remove(LABEL_ALLOWED);
+    if !names.is_empty() {
+        labels.insert(LABEL_ALLOWED.to_owned(), names.join(","));
+    }
+}
+
+/// Checks the mounts of an existing container before tarsdock starts it again (`restart`,
+/// the front's start): the engine mounts the bind sources anew at every start, following whatever links
+/// are there now, so a source another container could since have turned into a link to `/etc`
+/// or the engine socket is caught here, as [`enforce`] catches it before create. The
+/// allowances are the ones recorded by the launch that created it ([`LABEL_ALLOWED`]); an
+/// unreadable record allows nothing.
+///
+/// # Errors
+/// [`Error::PolicyRefused`] naming every refused setting and mount.
+pub fn enforce_existing(
+    name: &str,
+    existing: &ContainerInspectResponse,
+    engine_address: &str,
+) -> Result<()> {
+    let labels = existing.config.as_ref().and_then(|c| c.labels.as_ref());
+    let label = |key: &str| labels.and_then(|l| l.get(key)).map(String::as_str);
+    let allow = label(LABEL_ALLOWED)
+        .map_or(Ok(Allow::NONE), Allow::parse)
+        .unwrap_or(Allow::NONE);
+    let service = label(crate::request::LABEL_APP).zip(label(crate::request::LABEL_SERVER));
+    let context = Context::new(None, service);
+    // Only the mounts: the settings were checked at create and cannot change, and the engine
+    // reports its own defaults for them (masked paths, cgroup namespace) that no request
+    // asked for.
+    let host_config = existing.host_config.as_ref().map(|h| HostConfig {
+        binds: h.binds.clone(),
+        mounts: h.mounts.clone(),
+        ..HostConfig::default()
+    });
+    let body = ContainerCreateBody {
+        host_config,
+        ..ContainerCreateBody::default()
+    };
+    let host = host_view(&[engine_address]);
+    let refusals = lowering::policy::refused(
+        lowering::policy::check_create_body(&body, &context, &host),
+        allow,
+    );
+    if refusals.is_empty() {
+        return Ok(());
+    }
+    let origin = |r: &Refusal| format!("the existing container's {}", r.field);
+    Err(Error::PolicyRefused {
+        name: escape_controls(name).into_owned(),
+        refusals: refusals.iter().map(|r| describe(r, &origin(r))).collect(),
+        origin: refusals
+            .first()
+            .map(|r| escape_controls(&origin(r)).into_owned()),
     })
 }
 
@@ -299,8 +369,7 @@ fn origin_of(request: &LaunchRequest, refusal: &Refusal) -> String {
     .into_owned()
 }
 
-fn describe(request: &LaunchRequest, refusal: &Refusal) -> String {
-    let origin = origin_of(request, refusal);
+fn describe(refusal: &Refusal, origin: &str) -> String {
     let text = match &refusal.finding {
         Some(finding) => format!(
             "mount {} (from {origin}): {finding} (allow with --allow {})",

@@ -667,6 +667,7 @@ impl Runtime {
     ) -> Result<LaunchReport> {
         let mut body = request.to_create_body()?;
         keepalive::record(&mut body);
+        crate::policy::record_allowed(&mut body, options.policy.allow);
         let name = request.name.as_str();
         let mut lock = self.lock(name).await?;
         lock.announce("launching");
@@ -980,6 +981,9 @@ impl Runtime {
             grace: timeout,
             script: None,
         };
+        // The start mounts the bind sources anew: checked as they resolve now, before the
+        // stop, so a refusal leaves the running service alone.
+        crate::policy::enforce_existing(name, &existing, self.address())?;
         let mut stopped = self.stop_sequence(name, &id, &existing, &plan).await?;
         // The stop lifted a keepalive restart policy; the start puts it back.
         if let Some(now) = self.inspect(&id).await? {
@@ -1004,6 +1008,19 @@ impl Runtime {
             grace_from: stopped.as_ref().map(|s| s.grace_from),
             admin: stopped.as_mut().and_then(|s| s.admin.take()),
         })
+    }
+
+    /// Checks an existing container against the policy before something starts it again
+    /// ([`crate::policy::enforce_existing`]: its bind sources as they resolve now, with the
+    /// allowances its launch recorded). An absent container passes: there is nothing to mount.
+    ///
+    /// # Errors
+    /// [`Error::PolicyRefused`]; engine errors.
+    pub async fn check_existing(&self, name: &str) -> Result<()> {
+        match self.inspect_named(name).await? {
+            Some(existing) => crate::policy::enforce_existing(name, &existing, self.address()),
+            None => Ok(()),
+        }
     }
 
     /// Removes a service container, stopping it first with the stop sequence. An absent

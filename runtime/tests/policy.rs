@@ -273,6 +273,82 @@ async fn a_stopped_container_whose_mount_became_a_link_is_not_started_again() {
     assert_ne!(rt.status(&name).await.unwrap().state, "running");
 }
 
+#[tokio::test]
+async fn restart_checks_the_mounts_as_they_resolve_now_with_the_recorded_allowances() {
+    if !engine_available("restart_checks_the_mounts_as_they_resolve_now") {
+        return;
+    }
+    let cleanup = Cleanup::new();
+    let locks = tempfile::tempdir().unwrap();
+    let rt = common::connect(locks.path()).await;
+    let temp = tempfile::tempdir().unwrap();
+    let shared = temp.path().canonicalize().unwrap().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    let grace = Some(std::time::Duration::from_secs(1));
+
+    // Created with an allowance (the engine socket, mounted): recorded on the container, so
+    // restart checks with it.
+    let name = unique_name("policy-restart-check");
+    let options = LaunchOptions {
+        policy: runtime::LaunchPolicy {
+            allow: Policy::parse("engine-socket").unwrap(),
+            ..Default::default()
+        },
+        ..LaunchOptions::default()
+    };
+    let request = request(
+        &name,
+        &cleanup,
+        HostConfig {
+            mounts: Some(vec![
+                common::bind(&shared, Path::new("/shared")),
+                common::bind(&socket_path(), Path::new("/var/run/docker.sock")),
+            ]),
+            ..Default::default()
+        },
+    );
+    let launched = rt.launch(&request, &options, &mut |_| {}).await.unwrap();
+    let labels = testkit::docker::docker_ok(&[
+        "inspect",
+        "--format",
+        "{{index .Config.Labels \"tarsdock.allowed\"}}",
+        &name,
+    ]);
+    assert_eq!(labels.trim(), "engine-socket");
+    let restarted = rt.restart(&name, grace, false).await.unwrap();
+    assert_eq!(restarted.state, "running");
+
+    // While it runs, its bind source becomes a link to /etc (as another service that can
+    // write its parent could make it). The next start would mount /etc: restart refuses
+    // before it stops anything.
+    std::fs::remove_dir(&shared).unwrap();
+    std::os::unix::fs::symlink("/etc", &shared).unwrap();
+    let before = rt.status(&name).await.unwrap();
+    let error = rt.restart(&name, grace, false).await.unwrap_err();
+    assert_eq!(error.kind().as_str(), "policy-refused", "{error}");
+    let message = error.to_string();
+    assert!(message.contains("`/etc`"), "{message}");
+    assert!(message.contains("the existing container's"), "{message}");
+    assert!(
+        !message.contains("engine-socket"),
+        "the recorded allowance holds: {message}"
+    );
+    let after = rt.status(&name).await.unwrap();
+    assert_eq!(after.state, "running");
+    assert_eq!(after.pid, before.pid, "the running service was left alone");
+    assert_eq!(after.id.as_deref(), Some(launched.id.as_str()));
+
+    // A relaunch without the allowance is refused too (the socket), and replaces nothing.
+    std::fs::remove_file(&shared).unwrap();
+    std::fs::create_dir(&shared).unwrap();
+    let error = rt
+        .launch(&request, &LaunchOptions::default(), &mut |_| {})
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("engine-socket"), "{error}");
+    assert_eq!(rt.status(&name).await.unwrap().pid, after.pid);
+}
+
 /// A package with one executable, `<server>/<server>`.
 fn package(dir: &Path, server: &str) -> PathBuf {
     let path = dir.join(format!("{server}.tgz"));
