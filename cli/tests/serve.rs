@@ -71,6 +71,12 @@ struct Served {
 
 impl Served {
     fn start(test: &str) -> Option<Self> {
+        Self::start_on(test, "linux")
+    }
+
+    /// The front planning for `target` (`linux`: host network; `mac`: bridge and published
+    /// ports, as on Docker Desktop).
+    fn start_on(test: &str, target: &str) -> Option<Self> {
         if !engine_available(test) {
             return None;
         }
@@ -94,7 +100,7 @@ impl Served {
             .arg(testkit::docker::socket_path())
             .arg("--lock-dir")
             .arg(dir.path().join("locks"))
-            .args(["--target", "linux", "--log-format", "json"])
+            .args(["--target", target, "--log-format", "json"])
             .env("RUST_LOG", "debug")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -384,6 +390,54 @@ fn pull_then_start_runs_the_service_as_tarsdock_plans_it_and_restarts_quickly() 
         "the script's output is logged"
     );
     // The stopped container is kept (its logs and exit code stay readable).
+    assert_eq!(inspect(&service.name())["State"]["Status"], "exited");
+}
+
+#[test]
+fn on_a_bridge_target_the_node_config_is_published_and_answers() {
+    let Some(front) = Served::start_on("serve mac target", "mac") else {
+        return;
+    };
+    // As tarsnode writes a container-mode config: the adapter on 0.0.0.0 (inside the
+    // container's own network); the template publishes it on the host's loopback only.
+    let (service, _remove) = service("serve-bridge", "");
+    let port = service.port;
+    let config = std::fs::read_to_string(service.config_path())
+        .unwrap()
+        .replace("endpoint=tcp -h 127.0.0.1", "endpoint=tcp -h 0.0.0.0")
+        .replace(
+            "    </container>",
+            &format!("      <ports>\n        {port}/tcp=127.0.0.1:{port}\n      </ports>\n    </container>"),
+        );
+    std::fs::write(service.config_path(), config).unwrap();
+    let image = base_image();
+
+    let (code, out) = front.tarsnode(&strs(&start_args(&service, &image)), &[]);
+    assert_eq!(code, Some(0), "{out}\n{}", front.log());
+    assert!(outcome(&out).starts_with("outcome succ"), "{out}");
+    // What the node sent (host network) and what tarsdock planned differ, and the node is told.
+    assert!(out.contains("HostConfig.NetworkMode"), "{out}");
+
+    let container = inspect(&service.name());
+    let host = &container["HostConfig"];
+    assert_eq!(host["NetworkMode"], "bridge", "{host}");
+    assert_ne!(host["IpcMode"], "host", "{host}");
+    let key = format!("{port}/tcp");
+    assert_eq!(
+        host["PortBindings"][&key],
+        serde_json::json!([{"HostIp": "127.0.0.1", "HostPort": port.to_string()}]),
+        "{host}"
+    );
+    assert!(
+        container["Config"]["ExposedPorts"].get(&key).is_some(),
+        "{container}"
+    );
+    // The service answers through the published port.
+    let greeting = converse(port, &[], Duration::from_secs(30)).unwrap();
+    assert!(!greeting.is_empty());
+
+    let (code, out) = front.tarsnode(&["stop", &service.name()], &[]);
+    assert_eq!(code, Some(0), "{out}");
     assert_eq!(inspect(&service.name())["State"]["Status"], "exited");
 }
 
