@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use testkit::docker::{base_image, converse, docker, engine_available, free_port, unique_name};
+use testkit::output::{code, json_out};
 
 /// A service to deploy: its own name and port, a package, node inputs, a tars path.
 struct Node {
@@ -149,20 +150,6 @@ impl Node {
             .output()
             .expect("run tarsdock deploy")
     }
-}
-
-fn json_out(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not one JSON document ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
-}
-
-fn code(output: &Output) -> i32 {
-    output.status.code().unwrap_or(-1)
 }
 
 #[test]

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use testkit::daemon::{PrivateDaemon, private_daemon_available};
 use testkit::docker::{Registry, docker, import_unique, push, registry_available, unique_name};
+use testkit::output::{code, json_out, stderr};
 
 /// How long a command may run before the test calls it hung.
 const HANG: Duration = Duration::from_secs(120);
@@ -62,24 +63,6 @@ fn run(daemon: &PrivateDaemon, locks: &Path, args: &[&str]) -> Output {
             .spawn()
             .expect("start tarsdock"),
     )
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().unwrap_or(-1)
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn json_out(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            stderr(out)
-        )
-    })
 }
 
 /// A request for `name` running `script` under init in `image`, with a `StopTimeout`.

@@ -13,6 +13,7 @@ use testkit::docker::{
     Cleanup, ServiceDir, TEST_LABEL, base_image, converse, docker, docker_ok, engine_available,
     free_port, unique_name,
 };
+use testkit::output::{code, json_out, stderr};
 
 fn tarsdock() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tarsdock"));
@@ -39,24 +40,6 @@ fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
     }
     drop(input);
     child.wait_with_output().expect("wait for tarsdock")
-}
-
-fn code(output: &Output) -> i32 {
-    output.status.code().unwrap_or(-1)
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn json_out(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&output.stdout),
-            stderr(output)
-        )
-    })
 }
 
 /// A launch request for a container sleeping in the base image.

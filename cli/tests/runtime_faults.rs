@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use testkit::fake_engine::{FakeEngine, Reply, StreamEnd, World, log_frame};
+use testkit::output::{code, json_out, stderr};
 
 /// How long a command may run before the test calls it hung.
 const HANG: Duration = Duration::from_secs(60);
@@ -63,24 +64,6 @@ fn wait_guarded(mut child: std::process::Child) -> Output {
 
 fn run(socket: &Path, locks: &Path, args: &[&str]) -> Output {
     guarded(tarsdock(socket, locks, args))
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().unwrap_or(-1)
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn json_out(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            stderr(out)
-        )
-    })
 }
 
 /// A create body for `A.B` on the fake image, with a `StopTimeout`.

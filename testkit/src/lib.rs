@@ -12,6 +12,7 @@ use std::path::PathBuf;
 pub mod daemon;
 pub mod docker;
 pub mod fake_engine;
+pub mod output;
 
 /// The environment variable naming the upstream fixtures folder.
 pub const ENV: &str = "TARSDOCK_UPSTREAM_FIXTURES";
