@@ -5,7 +5,8 @@
 //!
 //! - `norm`: accept or refuse, then `tostr()` or upstream's `what()`;
 //! - `join`: `child.joinConfig(parent, false)` then `tostr()`, or the message;
-//! - `reg`: the registry's `getProfileTemplate` over a chain of files: its log and its text.
+//! - `reg`: the registry's `getProfileTemplate` over a chain of files: its log and its text;
+//! - lint: every input upstream's `norm` refuses has an error finding.
 //!
 //! Where upstream has undefined behaviour (an open tag or a parameter after `</>` reads the
 //! top of an empty stack), tarsdock refuses and says upstream crashes there
@@ -135,11 +136,20 @@ fn tarsdock_and_upstream_agree() {
                 (reg(&files), vec![records.next(), records.next()])
             }
         };
-        if let Job::Norm(_) = job {
+        if let Job::Norm(i) = job {
             match theirs[0].0 {
                 0 => accepted += 1,
                 1 => refused += 1,
                 _ => crashed += 1,
+            }
+            // What upstream refuses, lint reports as an error: an editor never shows a clean
+            // template that the registry or the node cannot load.
+            if theirs[0].0 == 1 && !parser::parse(inputs[*i].clone()).has_errors() {
+                differences.push(format!(
+                    "{}: upstream refuses it ({}), lint reports no error",
+                    names[0],
+                    String::from_utf8_lossy(&theirs[0].1)
+                ));
             }
         }
         // Undefined behaviour upstream (a line after `</>` reads an empty stack): tarsdock
@@ -378,6 +388,8 @@ const NAMES: &[&[u8]] = &[
     b"a=b",
     b"a\\b",
     b"#x",
+    b"a<b",
+    b"<",
 ];
 
 const KEYS: &[&[u8]] = &[

@@ -118,9 +118,9 @@ path=C:\\\\data
 ```";
 
     ANGLE_BRACKET_IN_TEXT = "TARS-S006", "angle-bracket-in-text", Error,
-    "a key or value contains `<` or `>`",
+    "a key, value or domain name contains `<` or `>`",
 "## What it does
-Flags `<` or `>` inside a key or a value.
+Flags `<` or `>` inside a key, a value or a domain name (`<a<b>` opens a domain named `a<b`).
 
 ## Why is this bad?
 Upstream parses the line, but its serialiser (`tostr`, via `reverse_parse`) throws on `<` and

@@ -471,6 +471,14 @@ impl Parser {
                 || trimmed.starts_with(b"!")
                 || trimmed.starts_with(b"?");
             let trimmed = trimmed.to_vec();
+            let angle = trimmed.iter().position(|b| matches!(b, b'<' | b'>'));
+            if let Some(i) = angle
+                && self.wants(Severity::Error)
+            {
+                // Upstream parses `<a<b>` as the domain `a<b`, then its serialiser throws.
+                let at = trimmed_span.sub(i, i + 1);
+                self.push(errors::angle_bracket_in_text(at, "domain name"));
+            }
             if padded && self.wants(Severity::Warning) {
                 self.push(errors::padded_tag_name(name, &trimmed));
             }
