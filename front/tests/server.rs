@@ -508,6 +508,20 @@ fn a_client_gone_mid_request_cancels_the_engine_call() {
     assert_eq!(send(&front.path, get("/_ping")).body, "OK");
 }
 
+/// The engine's inspect answer for `A.B`, a container tarsdock made (every label; a planned
+/// stop timeout of 3 s), in `state`, with `host_config`.
+fn managed_a_b(state: serde_json::Value, host_config: &serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "Id": "abc123", "Name": "/A.B", "Image": "sha256:1",
+        "State": state,
+        "Config": {"Image": "box:1", "StopTimeout": 3,
+                   "Labels": {"tarsdock.managed-by": "tarsdock",
+                              "tarsdock.app": "A", "tarsdock.server": "B",
+                              "tarsdock.node": "n", "tarsdock.plan-hash": "sha256:1"}},
+        "HostConfig": host_config
+    })
+}
+
 #[test]
 fn a_client_gone_during_an_intercepted_stop_releases_the_service_lock() {
     let dir = tempfile::tempdir().unwrap();
@@ -517,14 +531,10 @@ fn a_client_gone_during_an_intercepted_stop_releases_the_service_lock() {
             if path.ends_with("/containers/A.B/json") || path.ends_with("/containers/abc123/json") {
                 return json(
                     200,
-                    &serde_json::json!({
-                        "Id": "abc123", "Name": "/A.B", "Image": "sha256:1",
-                        "State": {"Status": "running", "Running": true, "Pid": 42},
-                        "Config": {"Image": "box:1", "StopTimeout": 3,
-                                   "Labels": {"tarsdock.managed-by": "tarsdock",
-                                              "tarsdock.app": "A", "tarsdock.server": "B",
-                                              "tarsdock.node": "n", "tarsdock.plan-hash": "sha256:1"}}
-                    }),
+                    &managed_a_b(
+                        serde_json::json!({"Status": "running", "Running": true, "Pid": 42}),
+                        &serde_json::json!({}),
+                    ),
                 );
             }
             if path.ends_with("/stop") {
@@ -591,15 +601,12 @@ fn a_start_of_an_existing_container_whose_mount_became_a_link_is_refused() {
             if path.ends_with("/containers/A.B/json") || path.ends_with("/containers/abc123/json") {
                 return json(
                     200,
-                    &serde_json::json!({
-                        "Id": "abc123", "Name": "/A.B", "Image": "sha256:1",
-                        "State": {"Status": "exited", "Running": false, "Pid": 0},
-                        "Config": {"Image": "box:1",
-                                   "Labels": {"tarsdock.managed-by": "tarsdock",
-                                              "tarsdock.app": "A", "tarsdock.server": "B",
-                                              "tarsdock.node": "n", "tarsdock.plan-hash": "sha256:1"}},
-                        "HostConfig": {"Mounts": [{"Type": "bind", "Source": source, "Target": "/shared"}]}
-                    }),
+                    &managed_a_b(
+                        serde_json::json!({"Status": "exited", "Running": false, "Pid": 0}),
+                        &serde_json::json!({
+                            "Mounts": [{"Type": "bind", "Source": source, "Target": "/shared"}]
+                        }),
+                    ),
                 );
             }
             json(204, &serde_json::json!({}))
