@@ -1258,43 +1258,71 @@ fn check_mounts(hc: &HostConfig, context: &Context, host: &HostView, out: &mut V
     }
 }
 
-/// Host paths given to the container, with their field, for the nested-mount rule.
-fn check_nested(hc: &HostConfig, host: &HostView, out: &mut Vec<Refusal>) {
-    let mut fields: Vec<(String, String, &str, bool)> = Vec::new();
+/// A host path given to the container as a bind mount.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BindSource<'a> {
+    /// The body field, `HostConfig.Binds[i]` or `HostConfig.Mounts[i]`.
+    pub field: String,
+    /// The mount as `source:target`.
+    pub value: String,
+    /// The host path as written.
+    pub source: &'a str,
+    pub read_only: bool,
+}
+
+/// Every bind mount of `hc` with a host path (`Binds` then `Mounts`), in order.
+#[must_use]
+pub fn bind_sources(hc: &HostConfig) -> Vec<BindSource<'_>> {
+    let mut out = Vec::new();
     for (i, bind) in hc.binds.iter().flatten().enumerate() {
         if let Some(parsed) = parse_bind(bind)
             && let Some(source) = parsed.source
         {
-            fields.push((
-                format!("HostConfig.Binds[{i}]"),
-                bind.clone(),
+            out.push(BindSource {
+                field: format!("HostConfig.Binds[{i}]"),
+                value: bind.clone(),
                 source,
-                parsed.read_only,
-            ));
+                read_only: parsed.read_only,
+            });
         }
     }
     for (i, mount) in hc.mounts.iter().flatten().enumerate() {
         if mount.typ == Some(MountType::BIND)
             && let Some(source) = mount.source.as_deref()
         {
-            fields.push((
-                format!("HostConfig.Mounts[{i}]"),
-                format!("{source}:{}", mount.target.as_deref().unwrap_or_default()),
+            out.push(BindSource {
+                field: format!("HostConfig.Mounts[{i}]"),
+                value: format!("{source}:{}", mount.target.as_deref().unwrap_or_default()),
                 source,
-                mount.read_only == Some(true),
-            ));
+                read_only: mount.read_only == Some(true),
+            });
         }
     }
+    out
+}
+
+/// Host paths given to the container, with their field, for the nested-mount rule.
+fn check_nested(hc: &HostConfig, host: &HostView, out: &mut Vec<Refusal>) {
+    let fields = bind_sources(hc);
     let mounts: Vec<HostMount<'_>> = fields
         .iter()
-        .map(|(_, _, source, read_only)| HostMount {
-            source,
-            read_only: *read_only,
+        .map(|b| HostMount {
+            source: b.source,
+            read_only: b.read_only,
         })
         .collect();
     for nested in nested_in_writable(&mounts, host) {
-        let (field, value, source, _) = &fields[nested.inner];
-        let (outer_field, _, outer_source, _) = &fields[nested.outer];
+        let BindSource {
+            field,
+            value,
+            source,
+            ..
+        } = &fields[nested.inner];
+        let BindSource {
+            field: outer_field,
+            source: outer_source,
+            ..
+        } = &fields[nested.outer];
         out.push(Refusal {
             field: field.clone(),
             value: value.clone(),

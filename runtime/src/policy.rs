@@ -166,6 +166,126 @@ pub fn enforce_existing(
     })
 }
 
+/// Another container tarsdock made, by its bind mounts (source as the engine recorded it,
+/// and whether the container can write it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Neighbour {
+    pub name: String,
+    pub binds: Vec<(String, bool)>,
+}
+
+/// Checks `request`'s bind mounts against the other containers tarsdock made on this engine:
+/// a host path that lies inside a path another container can write (or that holds another
+/// container's host path, where this one can write) could be swapped for a link by that
+/// container, and the engine follows it at every start — including the starts it makes by
+/// itself for a keepalive restart policy, which nobody checks. The nested-mount rule
+/// (`TARS-X005`) catches this within one container; this is the same rule across containers,
+/// let through by the same allowance (`nested-mounts`).
+///
+/// # Errors
+/// [`Error::PolicyRefused`] naming each such mount and the other container.
+pub fn enforce_neighbours(
+    request: &LaunchRequest,
+    body: &ContainerCreateBody,
+    policy: &LaunchPolicy,
+    neighbours: &[Neighbour],
+    engine_address: &str,
+) -> Result<()> {
+    if policy
+        .allow
+        .allows(lowering::policy::Allowance::NestedMounts)
+        || neighbours.is_empty()
+    {
+        return Ok(());
+    }
+    let Some(own) = body
+        .host_config
+        .as_ref()
+        .map(lowering::policy::bind_sources)
+        .filter(|own| !own.is_empty())
+    else {
+        return Ok(());
+    };
+    let host = host_view(&[engine_address]);
+    let mut refusals = Vec::new();
+    for neighbour in neighbours.iter().filter(|n| n.name != request.name) {
+        // Twice: once with only the neighbour's mounts writable (ours inside theirs), once
+        // with only ours (theirs inside ours).
+        for ours_writable in [false, true] {
+            let mounts: Vec<HostMount<'_>> = own
+                .iter()
+                .map(|b| HostMount {
+                    source: b.source,
+                    read_only: b.read_only || !ours_writable,
+                })
+                .chain(neighbour.binds.iter().map(|(source, writable)| HostMount {
+                    source,
+                    read_only: !writable || ours_writable,
+                }))
+                .collect();
+            for nested in lowering::policy::nested_in_writable(&mounts, &host) {
+                let (inner_ours, outer_ours) = (nested.inner < own.len(), nested.outer < own.len());
+                if inner_ours == outer_ours {
+                    continue;
+                }
+                let neighbour_source = |i: usize| {
+                    neighbour
+                        .binds
+                        .get(i - own.len())
+                        .map_or("", |(source, _)| source.as_str())
+                };
+                let (bind, reason) = if inner_ours {
+                    let bind = &own[nested.inner];
+                    let source = bind.source;
+                    let outer = neighbour_source(nested.outer);
+                    (
+                        bind,
+                        format!(
+                            "`{source}` lies inside `{outer}`, which container {} can write: it \
+                             could replace the path with a link before this container's next start",
+                            neighbour.name
+                        ),
+                    )
+                } else {
+                    let bind = &own[nested.outer];
+                    let source = bind.source;
+                    let inner = neighbour_source(nested.inner);
+                    (
+                        bind,
+                        format!(
+                            "this container could write `{source}`, which holds `{inner}`, a mount \
+                             of container {}: it could replace that path with a link before the \
+                             other's next start",
+                            neighbour.name
+                        ),
+                    )
+                };
+                refusals.push(Refusal {
+                    field: bind.field.clone(),
+                    value: bind.value.clone(),
+                    allowance: lowering::policy::Allowance::NestedMounts,
+                    reason,
+                    host_path: Some(bind.source.to_owned()),
+                    finding: None,
+                });
+            }
+        }
+    }
+    if refusals.is_empty() {
+        return Ok(());
+    }
+    refusals.dedup_by(|a, b| a.field == b.field && a.reason == b.reason);
+    let origin = refusals.first().map(|r| origin_of(request, r));
+    Err(Error::PolicyRefused {
+        name: escape_controls(&request.name).into_owned(),
+        refusals: refusals
+            .iter()
+            .map(|r| describe(r, &origin_of(request, r)))
+            .collect(),
+        origin,
+    })
+}
+
 /// Checks the directories `deploy` writes and mounts: the tars path, the service's server
 /// directory below it, the log path and the service's log directory below that, resolved.
 ///

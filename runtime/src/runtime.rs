@@ -13,8 +13,8 @@ use bollard::Docker;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, KillContainerOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
 use futures_util::{Stream, StreamExt as _};
 use serde::Serialize;
@@ -29,7 +29,10 @@ use crate::image::{
 };
 use crate::keepalive;
 use crate::lock::{self, ServiceLock, default_lock_dir, lock_service};
-use crate::request::{LABEL_APP, LABEL_NODE, LABEL_PLAN_HASH, LABEL_SERVER, LaunchRequest};
+use crate::request::{
+    LABEL_APP, LABEL_MANAGED_BY, LABEL_NODE, LABEL_PLAN_HASH, LABEL_SERVER, LaunchRequest,
+    MANAGED_BY_VALUE,
+};
 
 /// The longest duration tarsdock computes with: `i32::MAX` seconds (about 68 years), what
 /// the engine's `t` parameter can carry. Longer flags are clamped to it, so adding a grace
@@ -709,12 +712,7 @@ impl Runtime {
                         // A body the policy refuses, or a package or image the service
                         // cannot run on, must not take the old one down.
                         if report.preflight.is_none() {
-                            crate::policy::enforce(
-                                request,
-                                &body,
-                                &options.policy,
-                                self.address(),
-                            )?;
+                            self.check_policy(request, &body, options).await?;
                             report.preflight = self.preflight(request, &body).await?;
                         }
                         lock.announce(&format!("replacing {id}"));
@@ -729,7 +727,7 @@ impl Runtime {
 
             if report.preflight.is_none() {
                 // The preflight's check container gets a body the policy has checked.
-                crate::policy::enforce(request, &body, &options.policy, self.address())?;
+                self.check_policy(request, &body, options).await?;
                 report.preflight = self.preflight(request, &body).await?;
             }
             events(LaunchEvent::Creating {
@@ -792,6 +790,67 @@ impl Runtime {
         Ok(report)
     }
 
+    /// The policy on a body about to be created or started ([`crate::policy::enforce`]), and
+    /// its mounts against every other container tarsdock made
+    /// ([`crate::policy::enforce_neighbours`]).
+    async fn check_policy(
+        &self,
+        request: &LaunchRequest,
+        body: &bollard::models::ContainerCreateBody,
+        options: &LaunchOptions,
+    ) -> Result<()> {
+        crate::policy::enforce(request, body, &options.policy, self.address())?;
+        let neighbours = self.neighbours().await?;
+        crate::policy::enforce_neighbours(
+            request,
+            body,
+            &options.policy,
+            &neighbours,
+            self.address(),
+        )
+    }
+
+    /// The bind mounts of every container tarsdock made on this engine, in any state.
+    async fn neighbours(&self) -> Result<Vec<crate::policy::Neighbour>> {
+        let filters = std::collections::HashMap::from([(
+            "label",
+            vec![format!("{LABEL_MANAGED_BY}={MANAGED_BY_VALUE}")],
+        )]);
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let listed = self
+            .engine
+            .call(self.engine.limit(), |d| async move {
+                d.list_containers(Some(options)).await
+            })
+            .await
+            .map_err(|f| {
+                self.engine
+                    .error(f, Operation::Inspect, "tarsdock's containers")
+            })?;
+        Ok(listed
+            .into_iter()
+            .map(|c| crate::policy::Neighbour {
+                name: c
+                    .names
+                    .iter()
+                    .flatten()
+                    .next()
+                    .map(|n| n.trim_start_matches('/').to_owned())
+                    .unwrap_or_default(),
+                binds: c
+                    .mounts
+                    .into_iter()
+                    .flatten()
+                    .filter(|m| m.typ.as_deref() == Some("bind"))
+                    .filter_map(|m| Some((m.source?, m.rw.unwrap_or(true))))
+                    .collect(),
+            })
+            .collect())
+    }
+
     /// What to do with the container found under the request's name.
     async fn decide(
         &self,
@@ -842,7 +901,7 @@ impl Runtime {
                     ));
                 }
                 Some(S::CREATED | S::EXITED) => {
-                    crate::policy::enforce(request, body, &options.policy, self.address())?;
+                    self.check_policy(request, body, options).await?;
                     events(LaunchEvent::Starting { id: id.clone() });
                     // A stop lifted the restart policy; the start puts it back.
                     self.keepalive_restore(&id, existing).await?;

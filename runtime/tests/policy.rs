@@ -349,6 +349,80 @@ async fn restart_checks_the_mounts_as_they_resolve_now_with_the_recorded_allowan
     assert_eq!(rt.status(&name).await.unwrap().pid, after.pid);
 }
 
+#[tokio::test]
+async fn a_mount_inside_another_containers_writable_mount_is_refused() {
+    if !engine_available("a_mount_inside_another_containers_writable_mount_is_refused") {
+        return;
+    }
+    let cleanup = Cleanup::new();
+    let locks = tempfile::tempdir().unwrap();
+    let rt = common::connect(locks.path()).await;
+    let temp = tempfile::tempdir().unwrap();
+    let root = temp.path().canonicalize().unwrap();
+    let shared = root.join("shared");
+    let sub = shared.join("sub");
+    let read_only = root.join("read-only");
+    for dir in [&sub, &read_only.join("sub")] {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    let bind = |source: &Path, read_only: bool| {
+        let mut mount = common::bind(source, Path::new("/m"));
+        mount.read_only = Some(read_only);
+        HostConfig {
+            mounts: Some(vec![mount]),
+            ..Default::default()
+        }
+    };
+    let launch = |name: &str, host_config: HostConfig, allow: &str| {
+        let request = request(name, &cleanup, host_config);
+        let options = LaunchOptions {
+            policy: runtime::LaunchPolicy {
+                allow: Policy::parse(allow).unwrap(),
+                ..Default::default()
+            },
+            ..LaunchOptions::default()
+        };
+        let rt = &rt;
+        async move { rt.launch(&request, &options, &mut |_| {}).await }
+    };
+
+    // A writes `shared`; B asks for `shared/sub`: A could turn `sub` into a link to /etc, and
+    // the engine would follow it at B's next start (its own keepalive restarts included).
+    let a = unique_name("policy-outer");
+    launch(&a, bind(&shared, false), "").await.unwrap();
+    let b = unique_name("policy-inner");
+    let error = launch(&b, bind(&sub, false), "").await.unwrap_err();
+    assert_eq!(error.kind().as_str(), "policy-refused", "{error}");
+    let message = error.to_string();
+    assert!(
+        message.contains(&format!("which container {a} can write")),
+        "{message}"
+    );
+    assert!(message.contains("--allow nested-mounts"), "{message}");
+    assert_eq!(rt.status(&b).await.unwrap().state, "absent");
+    // The other way round: C would write the directory that holds A's mount.
+    let c = unique_name("policy-holder");
+    let error = launch(&c, bind(&root, false), "").await.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("a mount of container {a}")),
+        "{error}"
+    );
+    // Read-only, C could not; and what is allowed goes through.
+    launch(&c, bind(&root, true), "").await.unwrap();
+    launch(&b, bind(&sub, false), "nested-mounts")
+        .await
+        .unwrap();
+    // A read-only outer mount holds nothing anyone could swap.
+    let d = unique_name("policy-ro-outer");
+    launch(&d, bind(&read_only, true), "").await.unwrap();
+    let e = unique_name("policy-ro-inner");
+    launch(&e, bind(&read_only.join("sub"), false), "")
+        .await
+        .unwrap();
+}
+
 /// A package with one executable, `<server>/<server>`.
 fn package(dir: &Path, server: &str) -> PathBuf {
     let path = dir.join(format!("{server}.tgz"));

@@ -643,6 +643,55 @@ impl World {
         })
     }
 
+    /// `GET /containers/json?all=1`: every container as a summary (names, labels, bind
+    /// mounts). A `filters` query that names the label `tarsdock.managed-by` keeps only the
+    /// containers carrying `tarsdock.managed-by=tarsdock` (the one filter tarsdock sends).
+    #[must_use]
+    pub fn list(&self, request: &Request) -> Value {
+        let managed_only = request
+            .param("filters")
+            .is_some_and(|f| f.contains("tarsdock.managed-by"));
+        let summaries: Vec<Value> = self
+            .containers
+            .iter()
+            .filter(|c| {
+                !managed_only || c.config["Labels"]["tarsdock.managed-by"] == json!("tarsdock")
+            })
+            .map(|c| {
+                let mut mounts: Vec<Value> = Vec::new();
+                for m in c.host_config["Mounts"].as_array().into_iter().flatten() {
+                    if m["Type"] == json!("bind") {
+                        mounts.push(json!({
+                            "Type": "bind",
+                            "Source": m["Source"],
+                            "Destination": m["Target"],
+                            "RW": m["ReadOnly"] != json!(true),
+                        }));
+                    }
+                }
+                for b in c.host_config["Binds"].as_array().into_iter().flatten() {
+                    let text = b.as_str().unwrap_or_default();
+                    let mut parts = text.splitn(3, ':');
+                    let (source, target) = (parts.next(), parts.next());
+                    let rw = !parts
+                        .next()
+                        .is_some_and(|o| o.split(',').any(|o| o == "ro"));
+                    mounts.push(json!({
+                        "Type": "bind", "Source": source, "Destination": target, "RW": rw,
+                    }));
+                }
+                json!({
+                    "Id": c.id,
+                    "Names": [format!("/{}", c.name)],
+                    "State": c.state,
+                    "Labels": c.config["Labels"],
+                    "Mounts": mounts,
+                })
+            })
+            .collect();
+        Value::Array(summaries)
+    }
+
     /// Answers the lifecycle requests; `None` for anything else.
     pub fn handle(&mut self, request: &Request) -> Option<Reply> {
         let path = request.path.as_str();
@@ -658,6 +707,9 @@ impl World {
             } else {
                 Reply::error(404, &format!("No such image: {reference}"))
             });
+        }
+        if request.is("GET", "/containers/json") {
+            return Some(Reply::json(200, &self.list(request)));
         }
         if request.is("POST", "/containers/create") {
             let name = request.param("name").unwrap_or_default();

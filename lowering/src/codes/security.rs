@@ -145,6 +145,10 @@ engine does on its own.
 `plan`, `launch` and `deploy` accept it with `--allow nested-mounts` (or the older
 `--allow-host-mounts`), reporting a warning.
 
+The same holds across containers, which lint cannot see: before it creates or starts a
+container, the runtime also refuses a host path inside a path another container tarsdock made
+can write, or a writable one that holds another's (the same allowance lets it through).
+
 ## Example
 ```text
 /usr/local/app/tars/tarsnode/data/Test.HelloServer/data/cache=/cache
