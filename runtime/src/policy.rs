@@ -116,7 +116,8 @@ pub fn record_allowed(body: &mut ContainerCreateBody, allow: Allow) {
 }
 
 /// Checks the mounts of an existing container before tarsdock starts it again (`restart`,
-/// the front's start): the engine mounts the bind sources anew at every start, following whatever links
+/// the front's start), also against its `neighbours` ([`enforce_neighbours`]): the engine
+/// mounts the bind sources anew at every start, following whatever links
 /// are there now, so a source another container could since have turned into a link to `/etc`
 /// or the engine socket is caught here, as [`enforce`] catches it before create. The
 /// allowances are the ones recorded by the launch that created it ([`LABEL_ALLOWED`]); an
@@ -127,6 +128,7 @@ pub fn record_allowed(body: &mut ContainerCreateBody, allow: Allow) {
 pub fn enforce_existing(
     name: &str,
     existing: &ContainerInspectResponse,
+    neighbours: &[Neighbour],
     engine_address: &str,
 ) -> Result<()> {
     let labels = existing.config.as_ref().and_then(|c| c.labels.as_ref());
@@ -149,10 +151,11 @@ pub fn enforce_existing(
         ..ContainerCreateBody::default()
     };
     let host = host_view(&[engine_address]);
-    let refusals = lowering::policy::refused(
+    let mut refusals = lowering::policy::refused(
         lowering::policy::check_create_body(&body, &context, &host),
         allow,
     );
+    refusals.extend(neighbour_refusals(name, &body, allow, neighbours, &host));
     if refusals.is_empty() {
         return Ok(());
     }
@@ -191,12 +194,33 @@ pub fn enforce_neighbours(
     neighbours: &[Neighbour],
     engine_address: &str,
 ) -> Result<()> {
-    if policy
-        .allow
-        .allows(lowering::policy::Allowance::NestedMounts)
-        || neighbours.is_empty()
-    {
+    let host = host_view(&[engine_address]);
+    let refusals = neighbour_refusals(&request.name, body, policy.allow, neighbours, &host);
+    if refusals.is_empty() {
         return Ok(());
+    }
+    let origin = refusals.first().map(|r| origin_of(request, r));
+    Err(Error::PolicyRefused {
+        name: escape_controls(&request.name).into_owned(),
+        refusals: refusals
+            .iter()
+            .map(|r| describe(r, &origin_of(request, r)))
+            .collect(),
+        origin,
+    })
+}
+
+/// The refusals of [`enforce_neighbours`] for the container `name` with `body`.
+fn neighbour_refusals(
+    name: &str,
+    body: &ContainerCreateBody,
+    allow: Allow,
+    neighbours: &[Neighbour],
+    host: &HostView,
+) -> Vec<Refusal> {
+    let mut refusals = Vec::new();
+    if allow.allows(lowering::policy::Allowance::NestedMounts) || neighbours.is_empty() {
+        return refusals;
     }
     let Some(own) = body
         .host_config
@@ -204,11 +228,9 @@ pub fn enforce_neighbours(
         .map(lowering::policy::bind_sources)
         .filter(|own| !own.is_empty())
     else {
-        return Ok(());
+        return refusals;
     };
-    let host = host_view(&[engine_address]);
-    let mut refusals = Vec::new();
-    for neighbour in neighbours.iter().filter(|n| n.name != request.name) {
+    for neighbour in neighbours.iter().filter(|n| n.name != name) {
         // Twice: once with only the neighbour's mounts writable (ours inside theirs), once
         // with only ours (theirs inside ours).
         for ours_writable in [false, true] {
@@ -223,7 +245,7 @@ pub fn enforce_neighbours(
                     read_only: !writable || ours_writable,
                 }))
                 .collect();
-            for nested in lowering::policy::nested_in_writable(&mounts, &host) {
+            for nested in lowering::policy::nested_in_writable(&mounts, host) {
                 let (inner_ours, outer_ours) = (nested.inner < own.len(), nested.outer < own.len());
                 if inner_ours == outer_ours {
                     continue;
@@ -271,19 +293,8 @@ pub fn enforce_neighbours(
             }
         }
     }
-    if refusals.is_empty() {
-        return Ok(());
-    }
     refusals.dedup_by(|a, b| a.field == b.field && a.reason == b.reason);
-    let origin = refusals.first().map(|r| origin_of(request, r));
-    Err(Error::PolicyRefused {
-        name: escape_controls(&request.name).into_owned(),
-        refusals: refusals
-            .iter()
-            .map(|r| describe(r, &origin_of(request, r)))
-            .collect(),
-        origin,
-    })
+    refusals
 }
 
 /// Checks the directories `deploy` writes and mounts: the tars path, the service's server

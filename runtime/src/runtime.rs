@@ -1042,7 +1042,8 @@ impl Runtime {
         };
         // The start mounts the bind sources anew: checked as they resolve now, before the
         // stop, so a refusal leaves the running service alone.
-        crate::policy::enforce_existing(name, &existing, self.address())?;
+        let neighbours = self.neighbours().await?;
+        crate::policy::enforce_existing(name, &existing, &neighbours, self.address())?;
         let mut stopped = self.stop_sequence(name, &id, &existing, &plan).await?;
         // The stop lifted a keepalive restart policy; the start puts it back.
         if let Some(now) = self.inspect(&id).await? {
@@ -1077,7 +1078,10 @@ impl Runtime {
     /// [`Error::PolicyRefused`]; engine errors.
     pub async fn check_existing(&self, name: &str) -> Result<()> {
         match self.inspect_named(name).await? {
-            Some(existing) => crate::policy::enforce_existing(name, &existing, self.address()),
+            Some(existing) => {
+                let neighbours = self.neighbours().await?;
+                crate::policy::enforce_existing(name, &existing, &neighbours, self.address())
+            }
             None => Ok(()),
         }
     }

@@ -421,6 +421,36 @@ async fn a_mount_inside_another_containers_writable_mount_is_refused() {
     launch(&e, bind(&read_only.join("sub"), false), "")
         .await
         .unwrap();
+
+    // G came first; H, allowed, writes the directory that holds G's mount. G's own next start
+    // by tarsdock (a restart) is refused: H could have swapped G's path in the meantime.
+    let g_root = root.join("g");
+    std::fs::create_dir_all(g_root.join("sub")).unwrap();
+    let g = unique_name("policy-first");
+    launch(&g, bind(&g_root.join("sub"), false), "")
+        .await
+        .unwrap();
+    let h = unique_name("policy-second");
+    launch(&h, bind(&g_root, false), "nested-mounts")
+        .await
+        .unwrap();
+    let before = rt.status(&g).await.unwrap();
+    let error = rt
+        .restart(&g, Some(std::time::Duration::from_secs(1)), false)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind().as_str(), "policy-refused", "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("which container {h} can write")),
+        "{error}"
+    );
+    assert_eq!(
+        rt.status(&g).await.unwrap().pid,
+        before.pid,
+        "G was left running"
+    );
 }
 
 /// A package with one executable, `<server>/<server>`.
