@@ -642,22 +642,7 @@ pub struct Nested {
 /// mount, and the engine follows links in a bind source every time the container starts.
 #[must_use]
 pub fn nested_in_writable(mounts: &[HostMount<'_>], host: &HostView) -> Vec<Nested> {
-    let forms: Vec<Vec<String>> = mounts
-        .iter()
-        .map(|m| {
-            let written = paths::clean(m.source);
-            let mut forms = vec![written.clone()];
-            if host.resolves()
-                && let Some(resolved) = host.facts(m.source).resolved
-            {
-                let resolved = paths::clean(&resolved);
-                if resolved != written {
-                    forms.push(resolved);
-                }
-            }
-            forms
-        })
-        .collect();
+    let forms: Vec<Vec<String>> = mounts.iter().map(|m| mount_forms(m.source, host)).collect();
     // Each writable form by path, so that every mount looks up its ancestors (linear in the
     // number of mounts times their depth, not quadratic: lint runs this per keystroke).
     let mut writable: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
@@ -671,28 +656,44 @@ pub fn nested_in_writable(mounts: &[HostMount<'_>], host: &HostView) -> Vec<Nest
     let mut out = Vec::new();
     for (inner, inner_forms) in forms.iter().enumerate() {
         let outer = inner_forms.iter().find_map(|form| {
-            let mut ancestor = form.as_str();
-            while let Some(cut) = ancestor.rfind('/') {
-                ancestor = if cut == 0 { "/" } else { &ancestor[..cut] };
-                if ancestor == form.as_str() {
-                    break;
-                }
-                if let Some(&j) = writable.get(ancestor)
-                    && j != inner
-                {
-                    return Some(j);
-                }
-                if ancestor == "/" {
-                    break;
-                }
-            }
-            None
+            strict_ancestors(form)
+                .find_map(|ancestor| writable.get(ancestor).copied().filter(|&j| j != inner))
         });
         if let Some(outer) = outer {
             out.push(Nested { inner, outer });
         }
     }
     out
+}
+
+/// The forms a mount's host path is compared in: as written (cleaned) and, when the view
+/// resolves and the path leads elsewhere, as resolved.
+#[must_use]
+pub fn mount_forms(source: &str, host: &HostView) -> Vec<String> {
+    let written = paths::clean(source);
+    let mut forms = vec![written.clone()];
+    if host.resolves()
+        && let Some(resolved) = host.facts(source).resolved
+    {
+        let resolved = paths::clean(&resolved);
+        if resolved != written {
+            forms.push(resolved);
+        }
+    }
+    forms
+}
+
+/// The directories strictly above a cleaned absolute path, nearest first, `/` last
+/// (`/a/b/c` → `/a/b`, `/a`, `/`); nothing for `/` or a relative path.
+pub fn strict_ancestors(path: &str) -> impl Iterator<Item = &str> {
+    let mut rest = path.starts_with('/').then_some(path);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        let cut = current.rfind('/')?;
+        let parent = if cut == 0 { "/" } else { &current[..cut] };
+        rest = (parent != current && parent != "/").then_some(parent);
+        (parent != current).then_some(parent)
+    })
 }
 
 /// One cleaned absolute path against the time-zone exception, the engine sockets, the list and
@@ -1482,6 +1483,17 @@ mod tests {
     use bollard_stubs::models::{DeviceMapping, MountBindOptions};
 
     use super::*;
+
+    #[test]
+    fn strict_ancestors_nearest_first_root_last() {
+        fn all(p: &str) -> Vec<&str> {
+            strict_ancestors(p).collect()
+        }
+        assert_eq!(all("/a/b/c"), ["/a/b", "/a", "/"]);
+        assert_eq!(all("/a"), ["/"]);
+        assert!(all("/").is_empty());
+        assert!(all("relative/path").is_empty());
+    }
 
     fn lexical(path: &str) -> Option<Finding> {
         check_mount(

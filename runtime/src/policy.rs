@@ -211,6 +211,10 @@ pub fn enforce_neighbours(
 }
 
 /// The refusals of [`enforce_neighbours`] for the container `name` with `body`.
+///
+/// One pass, linear in all the mounts times their depth: every host path is resolved once,
+/// the writable ones (theirs, then ours) are indexed by path, and each path looks up its
+/// ancestors.
 fn neighbour_refusals(
     name: &str,
     body: &ContainerCreateBody,
@@ -218,6 +222,9 @@ fn neighbour_refusals(
     neighbours: &[Neighbour],
     host: &HostView,
 ) -> Vec<Refusal> {
+    use lowering::policy::{mount_forms, strict_ancestors};
+    use std::collections::HashMap;
+
     let mut refusals = Vec::new();
     if allow.allows(lowering::policy::Allowance::NestedMounts) || neighbours.is_empty() {
         return refusals;
@@ -230,71 +237,88 @@ fn neighbour_refusals(
     else {
         return refusals;
     };
-    for neighbour in neighbours.iter().filter(|n| n.name != name) {
-        // Twice: once with only the neighbour's mounts writable (ours inside theirs), once
-        // with only ours (theirs inside ours).
-        for ours_writable in [false, true] {
-            let mounts: Vec<HostMount<'_>> = own
-                .iter()
-                .map(|b| HostMount {
-                    source: b.source,
-                    read_only: b.read_only || !ours_writable,
-                })
-                .chain(neighbour.binds.iter().map(|(source, writable)| HostMount {
-                    source,
-                    read_only: !writable || ours_writable,
-                }))
-                .collect();
-            for nested in lowering::policy::nested_in_writable(&mounts, host) {
-                let (inner_ours, outer_ours) = (nested.inner < own.len(), nested.outer < own.len());
-                if inner_ours == outer_ours {
-                    continue;
-                }
-                let neighbour_source = |i: usize| {
-                    neighbour
-                        .binds
-                        .get(i - own.len())
-                        .map_or("", |(source, _)| source.as_str())
-                };
-                let (bind, reason) = if inner_ours {
-                    let bind = &own[nested.inner];
-                    let source = bind.source;
-                    let outer = neighbour_source(nested.outer);
-                    (
-                        bind,
-                        format!(
-                            "`{source}` lies inside `{outer}`, which container {} can write: it \
-                             could replace the path with a link before this container's next start",
-                            neighbour.name
-                        ),
-                    )
-                } else {
-                    let bind = &own[nested.outer];
-                    let source = bind.source;
-                    let inner = neighbour_source(nested.inner);
-                    (
-                        bind,
-                        format!(
-                            "this container could write `{source}`, which holds `{inner}`, a mount \
-                             of container {}: it could replace that path with a link before the \
-                             other's next start",
-                            neighbour.name
-                        ),
-                    )
-                };
-                refusals.push(Refusal {
-                    field: bind.field.clone(),
-                    value: bind.value.clone(),
-                    allowance: lowering::policy::Allowance::NestedMounts,
-                    reason,
-                    host_path: Some(bind.source.to_owned()),
-                    finding: None,
-                });
+    let own_forms: Vec<Vec<String>> = own.iter().map(|b| mount_forms(b.source, host)).collect();
+    // Their mounts: (container, source, writable, forms).
+    let theirs: Vec<(&str, &str, bool, Vec<String>)> = neighbours
+        .iter()
+        .filter(|n| n.name != name)
+        .flat_map(|n| {
+            n.binds.iter().map(|(source, writable)| {
+                (
+                    n.name.as_str(),
+                    source.as_str(),
+                    *writable,
+                    mount_forms(source, host),
+                )
+            })
+        })
+        .collect();
+
+    // Ours inside a path one of them can write.
+    let mut their_writable: HashMap<&str, usize> = HashMap::new();
+    for (k, (_, _, writable, forms)) in theirs.iter().enumerate() {
+        if *writable {
+            for form in forms {
+                their_writable.entry(form.as_str()).or_insert(k);
             }
         }
     }
-    refusals.dedup_by(|a, b| a.field == b.field && a.reason == b.reason);
+    for (i, forms) in own_forms.iter().enumerate() {
+        let outer = forms
+            .iter()
+            .find_map(|f| strict_ancestors(f).find_map(|a| their_writable.get(a).copied()));
+        if let Some(k) = outer {
+            let (container, outer, _, _) = theirs[k];
+            let source = own[i].source;
+            refusals.push(nested_refusal(
+                &own[i],
+                format!(
+                    "`{source}` lies inside `{outer}`, which container {container} can write: it \
+                     could replace the path with a link before this container's next start"
+                ),
+            ));
+        }
+    }
+
+    // One of theirs inside a path ours can write.
+    let mut our_writable: HashMap<&str, usize> = HashMap::new();
+    for (i, forms) in own_forms.iter().enumerate() {
+        if !own[i].read_only {
+            for form in forms {
+                our_writable.entry(form.as_str()).or_insert(i);
+            }
+        }
+    }
+    let mut held: Vec<bool> = vec![false; own.len()];
+    for (container, inner, _, forms) in &theirs {
+        let outer = forms
+            .iter()
+            .find_map(|f| strict_ancestors(f).find_map(|a| our_writable.get(a).copied()));
+        if let Some(i) = outer.filter(|&i| !held[i]) {
+            held[i] = true;
+            let source = own[i].source;
+            refusals.push(nested_refusal(
+                &own[i],
+                format!(
+                    "this container could write `{source}`, which holds `{inner}`, a mount of \
+                     container {container}: it could replace that path with a link before the \
+                     other's next start"
+                ),
+            ));
+        }
+    }
     refusals
+}
+
+fn nested_refusal(bind: &lowering::policy::BindSource<'_>, reason: String) -> Refusal {
+    Refusal {
+        field: bind.field.clone(),
+        value: bind.value.clone(),
+        allowance: lowering::policy::Allowance::NestedMounts,
+        reason,
+        host_path: Some(bind.source.to_owned()),
+        finding: None,
+    }
 }
 
 /// Checks the directories `deploy` writes and mounts: the tars path, the service's server
