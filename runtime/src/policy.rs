@@ -85,18 +85,7 @@ pub fn enforce(
         lowering::policy::check_create_body(body, &policy.context(request), &host),
         policy.allow,
     );
-    if refusals.is_empty() {
-        return Ok(());
-    }
-    let origin = refusals.first().map(|r| origin_of(request, r));
-    Err(Error::PolicyRefused {
-        name: escape_controls(&request.name).into_owned(),
-        refusals: refusals
-            .iter()
-            .map(|r| describe(r, &origin_of(request, r)))
-            .collect(),
-        origin,
-    })
+    request_refused(request, &refusals)
 }
 
 /// The label recording what the launch that created a container allowed (`--allow` names,
@@ -196,18 +185,7 @@ pub fn enforce_neighbours(
 ) -> Result<()> {
     let host = host_view(&[engine_address]);
     let refusals = neighbour_refusals(&request.name, body, policy.allow, neighbours, &host);
-    if refusals.is_empty() {
-        return Ok(());
-    }
-    let origin = refusals.first().map(|r| origin_of(request, r));
-    Err(Error::PolicyRefused {
-        name: escape_controls(&request.name).into_owned(),
-        refusals: refusals
-            .iter()
-            .map(|r| describe(r, &origin_of(request, r)))
-            .collect(),
-        origin,
-    })
+    request_refused(request, &refusals)
 }
 
 /// The refusals of [`enforce_neighbours`] for the container `name` with `body`.
@@ -505,6 +483,22 @@ fn push_components(pending: &mut Vec<OsString>, path: &Path) {
         })
         .collect();
     pending.extend(parts.into_iter().rev());
+}
+
+/// `Ok` without refusals; else [`Error::PolicyRefused`] for `request`, each refusal with the
+/// origin of what it refuses.
+fn request_refused(request: &LaunchRequest, refusals: &[Refusal]) -> Result<()> {
+    if refusals.is_empty() {
+        return Ok(());
+    }
+    Err(Error::PolicyRefused {
+        name: escape_controls(&request.name).into_owned(),
+        refusals: refusals
+            .iter()
+            .map(|r| describe(r, &origin_of(request, r)))
+            .collect(),
+        origin: refusals.first().map(|r| origin_of(request, r)),
+    })
 }
 
 /// Where a refused mount or setting came from: the request's description of the mount (a
