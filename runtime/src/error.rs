@@ -76,6 +76,8 @@ pub enum Operation {
     Remove,
     Exec,
     Logs,
+    /// Listing the containers tarsdock made (the cross-container mount check).
+    List,
 }
 
 impl Operation {
@@ -96,6 +98,7 @@ impl Operation {
             Self::Remove => "remove",
             Self::Exec => "run the stop script in",
             Self::Logs => "read the logs of",
+            Self::List => "list tarsdock's containers",
         }
     }
 
@@ -103,7 +106,7 @@ impl Operation {
     #[must_use]
     pub const fn object(self) -> Option<&'static str> {
         match self {
-            Self::Connect | Self::Info => None,
+            Self::Connect | Self::Info | Self::List => None,
             Self::InspectImage | Self::Pull => Some("image"),
             _ => Some("container"),
         }

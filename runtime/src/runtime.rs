@@ -828,7 +828,7 @@ impl Runtime {
             .await
             .map_err(|f| {
                 self.engine
-                    .error(f, Operation::Inspect, "tarsdock's containers")
+                    .error(f, Operation::List, "tarsdock's containers")
             })?;
         Ok(listed
             .into_iter()
