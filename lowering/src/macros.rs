@@ -83,6 +83,15 @@ pub enum Reference<'a> {
     Unterminated { span: Span },
 }
 
+/// A macro name as shown to people: its text with controls escaped, or, when it is not UTF-8
+/// (a GBK template), its bytes escaped.
+fn shown_name(name: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(name) {
+        Ok(name) => parser::terminal::escape_controls(name),
+        Err(_) => Cow::Owned(parser::terminal::escape_lossy(name).into_owned()),
+    }
+}
+
 fn macro_ref(input: &[u8]) -> IResult<&[u8], &[u8]> {
     let (input, _) = tag(&b"${"[..]).parse(input)?;
     let (input, name) = take_while1(|b: u8| b != b'}' && !b.is_ascii_whitespace()).parse(input)?;
@@ -112,13 +121,9 @@ pub fn references(text: &[u8], base: Span) -> Vec<Reference<'_>> {
         match macro_ref(&text[at..]) {
             Ok((rest, name)) => {
                 let end = text.len() - rest.len();
-                let name = match std::str::from_utf8(name) {
-                    Ok(name) => parser::terminal::escape_controls(name),
-                    Err(_) => Cow::Owned(parser::terminal::escape_lossy(name).into_owned()),
-                };
                 found.push(Reference::Macro {
                     span: base.sub(at, end),
-                    name,
+                    name: shown_name(name),
                 });
                 from = end;
             }
@@ -319,13 +324,9 @@ mod tests {
             match macro_ref(&text[at..]) {
                 Ok((rest, name)) => {
                     let end = text.len() - rest.len();
-                    let name = match std::str::from_utf8(name) {
-                        Ok(name) => parser::terminal::escape_controls(name),
-                        Err(_) => Cow::Owned(parser::terminal::escape_lossy(name).into_owned()),
-                    };
                     found.push(Reference::Macro {
                         span: base.sub(at, end),
-                        name,
+                        name: shown_name(name),
                     });
                     from = end;
                 }
