@@ -13,48 +13,23 @@
 
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use testkit::daemon::{PrivateDaemon, private_daemon_available};
 use testkit::docker::{Registry, docker, import_unique, push, registry_available, unique_name};
-use testkit::output::{code, json_out, stderr};
+use testkit::output::{code, engine_command, json_out, stderr, wait_bounded};
 
 /// How long a command may run before the test calls it hung.
 const HANG: Duration = Duration::from_secs(120);
 
 fn tarsdock(daemon: &PrivateDaemon, locks: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tarsdock"));
-    command
-        .args(args)
-        .arg("--docker-socket")
-        .arg(&daemon.socket)
-        .arg("--lock-dir")
-        .arg(locks)
-        .env_remove("DOCKER_HOST")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
+    engine_command(env!("CARGO_BIN_EXE_tarsdock"), &daemon.socket, locks, args)
 }
 
-fn wait_guarded(mut child: Child) -> Output {
-    let started = Instant::now();
-    loop {
-        if let Ok(Some(_)) = child.try_wait() {
-            return child.wait_with_output().expect("output");
-        }
-        if started.elapsed() > HANG {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            panic!(
-                "tarsdock hung; stderr: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn wait_guarded(child: Child) -> Output {
+    wait_bounded(child, HANG)
 }
 
 fn run(daemon: &PrivateDaemon, locks: &Path, args: &[&str]) -> Output {

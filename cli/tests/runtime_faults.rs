@@ -9,13 +9,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use testkit::fake_engine::{FakeEngine, Reply, StreamEnd, World, log_frame};
-use testkit::output::{code, json_out, stderr};
+use testkit::output::{code, engine_command, json_out, stderr, wait_bounded};
 
 /// How long a command may run before the test calls it hung.
 const HANG: Duration = Duration::from_secs(60);
@@ -23,18 +23,7 @@ const HANG: Duration = Duration::from_secs(60);
 const HUGE: &str = "18446744073709551615";
 
 fn tarsdock(socket: &Path, locks: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tarsdock"));
-    command
-        .args(args)
-        .arg("--docker-socket")
-        .arg(socket)
-        .arg("--lock-dir")
-        .arg(locks)
-        .env_remove("DOCKER_HOST")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
+    engine_command(env!("CARGO_BIN_EXE_tarsdock"), socket, locks, args)
 }
 
 /// Runs the command; panics when it has not ended within [`HANG`].
@@ -43,23 +32,8 @@ fn guarded(mut command: Command) -> Output {
 }
 
 /// Waits for a started command; panics when it has not ended within [`HANG`].
-fn wait_guarded(mut child: std::process::Child) -> Output {
-    let started = Instant::now();
-    loop {
-        if let Ok(Some(_)) = child.try_wait() {
-            return child.wait_with_output().expect("output");
-        }
-        if started.elapsed() > HANG {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            panic!(
-                "tarsdock hung (killed after {}s); stderr: {}",
-                HANG.as_secs(),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn wait_guarded(child: std::process::Child) -> Output {
+    wait_bounded(child, HANG)
 }
 
 fn run(socket: &Path, locks: &Path, args: &[&str]) -> Output {

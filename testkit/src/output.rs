@@ -1,7 +1,51 @@
-//! Reading a finished command's output in tests: its exit code, its standard error, and its
+//! Running the binary in tests and reading what it did: a command against a given engine
+//! socket and lock directory, a bounded wait, its exit code, its standard error, and its
 //! standard output as one JSON document (failing loudly, with both streams, when it is not).
 
-use std::process::Output;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// `binary ARGS… --docker-socket SOCKET --lock-dir LOCKS`, with `DOCKER_HOST` removed, stdin
+/// closed and both outputs captured.
+#[must_use]
+pub fn engine_command(binary: &str, socket: &Path, locks: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(binary);
+    command
+        .args(args)
+        .arg("--docker-socket")
+        .arg(socket)
+        .arg("--lock-dir")
+        .arg(locks)
+        .env_remove("DOCKER_HOST")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Waits for `child` at most `limit`; its output.
+///
+/// # Panics
+/// When it has not ended by then (it is killed first), showing its standard error.
+pub fn wait_bounded(mut child: Child, limit: Duration) -> Output {
+    let started = Instant::now();
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            return child.wait_with_output().expect("output");
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "the command hung (killed after {}s); stderr: {}",
+                limit.as_secs(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
 
 /// The exit code, or `-1` when a signal ended the process.
 #[must_use]
