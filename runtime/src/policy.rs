@@ -106,11 +106,11 @@ pub fn record_allowed(body: &mut ContainerCreateBody, allow: Allow) {
 
 /// Checks the mounts of an existing container before tarsdock starts it again (`restart`,
 /// the front's start), also against its `neighbours` ([`enforce_neighbours`]): the engine
-/// mounts the bind sources anew at every start, following whatever links
-/// are there now, so a source another container could since have turned into a link to `/etc`
-/// or the engine socket is caught here, as [`enforce`] catches it before create. The
-/// allowances are the ones recorded by the launch that created it ([`LABEL_ALLOWED`]); an
-/// unreadable record allows nothing.
+/// mounts the bind sources anew at every start, following whatever links are there now, so a
+/// source another container could since have turned into a link to `/etc` or the engine
+/// socket is caught here, as [`enforce`] catches it before create. The allowances are the
+/// ones recorded by the launch that created it ([`LABEL_ALLOWED`]); an unreadable record
+/// allows nothing.
 ///
 /// # Errors
 /// [`Error::PolicyRefused`] naming every refused setting and mount.
