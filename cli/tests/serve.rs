@@ -402,9 +402,15 @@ fn on_a_bridge_target_the_node_config_is_published_and_answers() {
     // container's own network); the template publishes it on the host's loopback only.
     let (service, _remove) = service("serve-bridge", "");
     let port = service.port;
+    // tarsnode writes `local` on loopback whatever the network.
+    let local_port = free_port();
     let config = std::fs::read_to_string(service.config_path())
         .unwrap()
         .replace("endpoint=tcp -h 127.0.0.1", "endpoint=tcp -h 0.0.0.0")
+        .replace(
+            "      logpath=",
+            &format!("      local=tcp -h 127.0.0.1 -p {local_port} -t 10000\n      logpath="),
+        )
         .replace(
             "    </container>",
             &format!("      <ports>\n        {port}/tcp=127.0.0.1:{port}\n      </ports>\n    </container>"),
@@ -436,9 +442,48 @@ fn on_a_bridge_target_the_node_config_is_published_and_answers() {
     let greeting = converse(port, &[], Duration::from_secs(30)).unwrap();
     assert!(!greeting.is_empty());
 
+    // `local` was written on 0.0.0.0 (the rest of the node's file as it was) and published on
+    // the host's loopback, so AdminObj answers from the host.
+    let written = std::fs::read_to_string(service.config_path()).unwrap();
+    assert!(
+        written.contains(&format!(
+            "      local=tcp -h 0.0.0.0 -p {local_port} -t 10000\n"
+        )),
+        "{written}"
+    );
+    assert!(
+        written.contains(&format!("{port}/tcp=127.0.0.1:{port}")),
+        "{written}"
+    );
+    assert_eq!(
+        host["PortBindings"][&format!("{local_port}/tcp")],
+        serde_json::json!([{"HostIp": "127.0.0.1", "HostPort": local_port.to_string()}]),
+        "{host}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let answer = loop {
+        let out = Command::new(env!("CARGO_BIN_EXE_tarsdock"))
+            .args(["notify", &service.name(), "tars.viewstatus"])
+            .arg("--docker-socket")
+            .arg(testkit::docker::socket_path())
+            .output()
+            .unwrap();
+        if out.status.success() || Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        answer.status.success(),
+        "{}",
+        String::from_utf8_lossy(&answer.stderr)
+    );
+
+    // The node's stop: AdminF::shutdown through the published port ends it.
     let (code, out) = front.tarsnode(&["stop", &service.name()], &[]);
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(inspect(&service.name())["State"]["Status"], "exited");
+    assert!(front.log().contains("AdminShutdown"), "{}", front.log());
 }
 
 #[test]

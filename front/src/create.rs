@@ -144,6 +144,13 @@ async fn launch(state: &State, call: &ServiceCall, sent: &Value) -> Response<Bod
             );
         }
     };
+    // On a bridge, tarsnode's `local` on loopback would stay inside the container, out of
+    // reach of the published port (and of every AdminF call): written on `0.0.0.0` instead,
+    // the rest of the node's file unchanged. tarsnode writes the file again before each start.
+    let text = match bridge_local(state, call, text).await {
+        Ok(text) => text,
+        Err(response) => return response,
+    };
     // Host paths resolved on this host, as `plan` and `launch` see them; the front's own socket
     // is an engine socket too.
     let host =
@@ -239,6 +246,50 @@ struct Planned {
     sources: Sources,
     /// What the mounts were checked against (for the runtime's second check).
     context: lowering::policy::Context,
+}
+
+/// The node's config with `local` on `0.0.0.0` when the target is a bridge network (written
+/// back to the service's directory, so the service reads what was planned); the text as it
+/// was otherwise.
+async fn bridge_local(
+    state: &State,
+    call: &ServiceCall,
+    text: Vec<u8>,
+) -> Result<Vec<u8>, Response<Body>> {
+    if state.target != Target::Mac {
+        return Ok(text);
+    }
+    let config = parser::parse(text.clone()).config;
+    let Some(rewritten) = lowering::render::with_container_local(
+        &text,
+        &config,
+        lowering::render::EndpointPolicy::Bridge,
+    ) else {
+        return Ok(text);
+    };
+    let written = {
+        let dir = call.read_from.clone();
+        let name = call.name.clone();
+        let bytes = rewritten.clone();
+        tokio::task::spawn_blocking(move || service_config::write(&dir, &name, &bytes)).await
+    };
+    match written {
+        Ok(Ok(())) => {
+            info!("the local endpoint is written on 0.0.0.0 for the bridge network");
+            Ok(rewritten)
+        }
+        Ok(Err(e)) => {
+            warn!(error = %reply::shown(&e), "cannot write the service config");
+            Err(reply::error(
+                StatusCode::BAD_REQUEST,
+                &format!("{} was not created: cannot write its config {e}", call.name),
+            ))
+        }
+        Err(e) => Err(reply::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("writing the config of {} failed: {e}", call.name),
+        )),
+    }
 }
 
 fn plan(

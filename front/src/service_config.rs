@@ -69,6 +69,23 @@ pub(crate) fn read(server_dir: &Path, name: &str, limit: u64) -> Result<Vec<u8>,
     Ok(bytes)
 }
 
+/// Replaces `<server_dir>/conf/<name>.config.conf` with `bytes` (mode `0644`, as tarsnode
+/// writes it), through the same discipline: a temporary created exclusively beneath `conf/`,
+/// renamed over the file, which must be a regular file; no link is followed.
+///
+/// # Errors
+/// [`ConfigError::Refused`] naming the path and the reason.
+pub(crate) fn write(server_dir: &Path, name: &str, bytes: &[u8]) -> Result<(), ConfigError> {
+    let path = config_path(server_dir, name);
+    DirHandle::open_root(server_dir)
+        .and_then(|root| root.open_dir(Path::new("conf")))
+        .and_then(|conf| conf.write_file(OsStr::new(&file_name(name)), bytes, 0o644))
+        .map_err(|error| ConfigError::Refused {
+            path,
+            reason: reason(&error),
+        })
+}
+
 /// What was found, in the front's words (the discipline's own messages speak of deploying).
 fn reason(error: &FsError) -> String {
     match error {
@@ -89,6 +106,23 @@ mod tests {
     use rustix::fs::Mode;
 
     use super::*;
+
+    #[test]
+    fn a_rewrite_replaces_the_file_and_never_follows_a_link() {
+        let (dir, server) = layout();
+        let path = config_path(&server, "A.B");
+        std::fs::write(&path, "old").unwrap();
+        write(&server, "A.B", b"new").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        // The file planted as a link to a file elsewhere: refused, the target untouched.
+        let outside = dir.path().join("outside");
+        std::fs::write(&outside, "precious").unwrap();
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink(&outside, &path).unwrap();
+        let err = write(&server, "A.B", b"new").unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(std::fs::read(&outside).unwrap(), b"precious");
+    }
 
     fn layout() -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();

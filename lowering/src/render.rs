@@ -323,6 +323,38 @@ pub fn render_for(
 }
 
 /// `insertDomainParam(path, map, true)`: sorted keys, existing keys keep their place.
+/// A generated config (`text`, parsed as `config`) with its `local` endpoint
+/// (`/tars/application/server<local>`) as `policy` writes it in a container — on a bridge,
+/// `0.0.0.0`, so that the port published on the host reaches `AdminObj` — and every other byte
+/// as it was. `None` when the value needs no change, is absent, or is not plain text (an
+/// escape in it).
+///
+/// For configs written by someone else: the `serve` front plans tarsnode's config as the node
+/// wrote it, and tarsnode writes `local` on loopback whatever the network.
+#[must_use]
+pub fn with_container_local(
+    text: &[u8],
+    config: &Config,
+    policy: EndpointPolicy,
+) -> Option<Vec<u8>> {
+    let param = config
+        .domain(b"/tars/application/server")
+        .ok()??
+        .param(b"local")?;
+    let span = param.origin?.value?;
+    let raw = text.get(span.range())?;
+    if raw != param.value {
+        return None;
+    }
+    let given = std::str::from_utf8(raw).ok()?;
+    let local = policy.local(true, given)?;
+    let mut out = Vec::with_capacity(text.len() + local.len());
+    out.extend_from_slice(text.get(..span.range().start)?);
+    out.extend_from_slice(local.as_bytes());
+    out.extend_from_slice(text.get(span.range().end..)?);
+    Some(out)
+}
+
 fn set_all<const N: usize>(config: &mut Config, domain: &str, fields: [(&str, String); N]) {
     let map: BTreeMap<Vec<u8>, Vec<u8>> = fields
         .into_iter()
@@ -369,6 +401,36 @@ fn canonical(text: &str, host: Option<&str>) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn with_container_local_changes_only_the_local_value_on_a_bridge() {
+        let text = b"<tars>\n  <application>\n    <server>\n      app=A\n      \
+local=tcp -h 127.0.0.1 -p 19001 -t 10000\n    </server>\n  </application>\n</tars>\n";
+        let config = parser::parse(text.to_vec()).config;
+        let out = with_container_local(text, &config, EndpointPolicy::Bridge).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "<tars>\n  <application>\n    <server>\n      app=A\n      \
+local=tcp -h 0.0.0.0 -p 19001 -t 10000\n    </server>\n  </application>\n</tars>\n"
+        );
+        // Already unspecified, or another policy, or no `local`: nothing to change.
+        let open = b"<tars><application><server>\nlocal=tcp -h 0.0.0.0 -p 1 -t 1\n</server></application></tars>\n";
+        let open_config = parser::parse(open.to_vec()).config;
+        assert_eq!(
+            with_container_local(open, &open_config, EndpointPolicy::Bridge),
+            None
+        );
+        assert_eq!(
+            with_container_local(text, &config, EndpointPolicy::Tarsnode),
+            None
+        );
+        let none = b"<tars>\n<application>\n<server>\napp=A\n</server>\n</application>\n</tars>\n";
+        let none_config = parser::parse(none.to_vec()).config;
+        assert_eq!(
+            with_container_local(none, &none_config, EndpointPolicy::Bridge),
+            None
+        );
+    }
 
     #[test]
     fn canonical_endpoint_rewrites_host_in_upstream_order() {
