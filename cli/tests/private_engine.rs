@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use testkit::daemon::{PrivateDaemon, private_daemon_available};
 use testkit::docker::{Registry, docker, import_unique, push, registry_available, unique_name};
-use testkit::output::{code, engine_command, json_out, stderr, wait_bounded};
+use testkit::output::{
+    code, count_output_and_peak_rss, engine_command, json_out, stderr, wait_bounded,
+};
 
 /// How long a command may run before the test calls it hung.
 const HANG: Duration = Duration::from_secs(120);
@@ -343,34 +345,8 @@ fn logs_of_a_gigabyte_from_a_real_container_stream_in_bounded_memory() {
         assert!(started.elapsed() < Duration::from_secs(1800), "never done");
         std::thread::sleep(Duration::from_secs(1));
     }
-    let mut child = tarsdock(&daemon, &locks, &["logs", &name]).spawn().unwrap();
-    let pid = child.id();
-    let mut stdout = child.stdout.take().unwrap();
-    let counter = std::thread::spawn(move || {
-        let mut buffer = vec![0; 1 << 20];
-        let mut total = 0_usize;
-        while let Ok(n) = std::io::Read::read(&mut stdout, &mut buffer) {
-            if n == 0 {
-                break;
-            }
-            total += n;
-        }
-        total
-    });
-    let mut peak_kib = 0_u64;
-    while child.try_wait().unwrap().is_none() {
-        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
-            for line in status.lines() {
-                if let Some(v) = line.strip_prefix("VmHWM:") {
-                    let kib = v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0);
-                    peak_kib = peak_kib.max(kib);
-                }
-            }
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let total = counter.join().unwrap();
-    let out = child.wait_with_output().unwrap();
+    let child = tarsdock(&daemon, &locks, &["logs", &name]).spawn().unwrap();
+    let (total, peak_kib, out) = count_output_and_peak_rss(child, HANG * 15);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(total, LINE * LINES, "every byte came through");
     eprintln!(

@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use testkit::fake_engine::{FakeEngine, Reply, StreamEnd, World, log_frame};
-use testkit::output::{code, engine_command, json_out, stderr, wait_bounded};
+use testkit::output::{
+    code, count_output_and_peak_rss, engine_command, json_out, stderr, wait_bounded,
+};
 
 /// How long a command may run before the test calls it hung.
 const HANG: Duration = Duration::from_secs(60);
@@ -484,38 +486,11 @@ fn logs_of_a_gigabyte_stream_in_bounded_memory() {
             }
         })
     });
-    let mut child = tarsdock(fake.socket(), &locks, &["logs", "A.B"])
+    let child = tarsdock(fake.socket(), &locks, &["logs", "A.B"])
         .spawn()
         .unwrap();
-    let pid = child.id();
-    let mut stdout = child.stdout.take().unwrap();
-    let counter = std::thread::spawn(move || {
-        let mut buffer = vec![0; 1 << 20];
-        let mut total = 0_usize;
-        loop {
-            match std::io::Read::read(&mut stdout, &mut buffer) {
-                Ok(0) | Err(_) => return total,
-                Ok(n) => total += n,
-            }
-        }
-    });
     // The peak resident set, sampled until the process ends.
-    let mut peak_kib = 0_u64;
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
-            for line in status.lines() {
-                if let Some(v) = line.strip_prefix("VmHWM:") {
-                    let kib = v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0);
-                    peak_kib = peak_kib.max(kib);
-                }
-            }
-        }
-        assert!(started.elapsed() < Duration::from_secs(600), "logs hung");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let total = counter.join().unwrap();
-    let out = child.wait_with_output().unwrap();
+    let (total, peak_kib, out) = count_output_and_peak_rss(child, Duration::from_secs(600));
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(total, TOTAL, "every byte came through");
     eprintln!("logs of 1 GiB: peak RSS {} MiB", peak_kib / 1024);

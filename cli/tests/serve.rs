@@ -243,18 +243,7 @@ fn service(test: &str, container: &str) -> (ServiceDir, RemoveApp) {
 
 /// `start <service>` as tarsnode calls it.
 fn start_args(service: &ServiceDir, image: &str) -> Vec<String> {
-    vec![
-        "start".into(),
-        service.name(),
-        "--image".into(),
-        image.into(),
-        "--exe-path".into(),
-        format!("{}/bin/", service.server_dir.display()),
-        "--server-dir".into(),
-        format!("{}/", service.server_dir.display()),
-        "--log-path".into(),
-        format!("{}/", service.log_dir.display()),
-    ]
+    service.tarsnode_start_args(image, &[])
 }
 
 fn strs(v: &[String]) -> Vec<&str> {

@@ -78,22 +78,7 @@ fn main() {
         );
         elapsed
     };
-    let start = |service: &ServiceDir, extra: &[&str]| -> Vec<String> {
-        let mut args = vec![
-            "start".to_owned(),
-            service.name(),
-            "--image".into(),
-            image.clone(),
-            "--exe-path".into(),
-            format!("{}/bin/", service.server_dir.display()),
-            "--server-dir".into(),
-            format!("{}/", service.server_dir.display()),
-            "--log-path".into(),
-            format!("{}/", service.log_dir.display()),
-        ];
-        args.extend(extra.iter().map(|s| (*s).to_owned()));
-        args
-    };
+    let start = |service: &ServiceDir, extra: &[&str]| service.tarsnode_start_args(&image, extra);
     let stop = |service: &ServiceDir| vec!["stop".to_owned(), service.name()];
 
     let mut rows: Vec<(&str, Vec<Duration>)> = Vec::new();

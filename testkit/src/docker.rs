@@ -529,6 +529,26 @@ impl ServiceDir {
         self.server_dir.join("bin/tars_start.sh")
     }
 
+    /// `start <service> --image … --exe-path … --server-dir … --log-path …` as tarsnode calls
+    /// the stand-in `tarsnode_docker`, then `extra`.
+    #[must_use]
+    pub fn tarsnode_start_args(&self, image: &str, extra: &[&str]) -> Vec<String> {
+        let mut args = vec![
+            "start".to_owned(),
+            self.name(),
+            "--image".into(),
+            image.into(),
+            "--exe-path".into(),
+            format!("{}/bin/", self.server_dir.display()),
+            "--server-dir".into(),
+            format!("{}/", self.server_dir.display()),
+            "--log-path".into(),
+            format!("{}/", self.log_dir.display()),
+        ];
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        args
+    }
+
     /// `<server dir>/bin/tars_stop.sh`.
     #[must_use]
     pub fn stop_script(&self) -> PathBuf {

@@ -73,3 +73,43 @@ pub fn json_out(output: &Output) -> serde_json::Value {
         )
     })
 }
+
+/// Reads `child`'s standard output to the end (counting its bytes, keeping none) while sampling
+/// its peak resident set (`VmHWM`) every 50 ms until it exits: `(bytes, peak KiB, output)`,
+/// the output without the standard output it counted.
+///
+/// # Panics
+/// When it runs longer than `limit`, or its standard output was not piped.
+pub fn count_output_and_peak_rss(mut child: Child, limit: Duration) -> (usize, u64, Output) {
+    let pid = child.id();
+    let mut stdout = child.stdout.take().expect("stdout piped");
+    let counter = std::thread::spawn(move || {
+        let mut buffer = vec![0; 1 << 20];
+        let mut total = 0_usize;
+        loop {
+            match std::io::Read::read(&mut stdout, &mut buffer) {
+                Ok(0) | Err(_) => return total,
+                Ok(n) => total += n,
+            }
+        }
+    });
+    let mut peak_kib = 0_u64;
+    let started = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            for line in status.lines() {
+                if let Some(v) = line.strip_prefix("VmHWM:") {
+                    let kib = v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0);
+                    peak_kib = peak_kib.max(kib);
+                }
+            }
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("the command hung (killed after {}s)", limit.as_secs());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let total = counter.join().expect("counter");
+    (total, peak_kib, child.wait_with_output().expect("output"))
+}
